@@ -1,0 +1,14 @@
+"""sknn: scikit-learn estimators backed by PyTorch.
+
+Examples
+--------
+>>> import sknn
+>>> sorted(n for n in sknn.__all__ if n.startswith("MLP"))
+['MLPClassifier', 'MLPRegressor']
+"""
+
+from sknn.estimators import MLPClassifier, MLPRegressor
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]

@@ -1,0 +1,366 @@
+"""The shared estimator base: parameters, the fit / partial_fit / predict templates, tags.
+
+Concrete estimators (:mod:`sknn.estimators`) add their architecture parameters and say
+how to build the module from fit-time facts (``meta``); the classifier and regressor
+mixins say how targets are encoded, which loss is optimised and how outputs are decoded.
+Everything about the loop itself lives in :mod:`sknn.training`.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_random_state,
+    validate_data,
+)
+
+from sknn.callbacks.base import Callback
+from sknn.data.split import validation_split
+from sknn.training import (
+    SOLVERS,
+    History,
+    TensorData,
+    TrainConfig,
+    Trainer,
+    build_optimizer,
+    predict_batched,
+)
+from sknn.training.engine import TrainState
+from sknn.training.optim import LRSchedule, split_decay_groups
+from sknn.utils.device import resolve_device
+from sknn.utils.random import draw_seed, torch_seed
+
+
+class BaseNeuralNet(BaseEstimator):
+    """Base class of every sknn estimator. Not for direct use.
+
+    Subclasses implement ``_build_module(meta)`` and may override ``_validate_inputs``
+    (other input layouts) and ``_meta(inputs)`` (other fit-time facts).
+    """
+
+    _parameter_constraints: dict = {
+        "solver": [StrOptions(set(SOLVERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "callbacks": [list, tuple, None],
+    }
+
+    # ------------------------------------------------------------------ hooks to fill
+    def _build_module(self, meta: dict) -> torch.nn.Module:  # pragma: no cover
+        raise NotImplementedError
+
+    def _validate_inputs(self, X, *, reset: bool, y=None):
+        """Validate ``X`` (and ``y``) with scikit-learn's tools; 2-D tables by default."""
+        kwargs = dict(
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float32, np.float64],
+            reset=reset,
+        )
+        if y is None:
+            return validate_data(self, X, **kwargs), None
+        return validate_data(self, X, y, multi_output=True, **self._y_check(), **kwargs)
+
+    def _meta(self, X) -> dict:
+        """Fit-time facts handed to ``_build_module``."""
+        return {"n_features_in": X.shape[1], "input_shape": tuple(X.shape[1:])}
+
+    # ------------------------------------------------------------------ helpers
+    def _batch_size(self, n_samples: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples and self.solver != "lbfgs":
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going "
+                "to be clipped",
+                UserWarning,
+                stacklevel=2,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _check_params_extra(self) -> None:
+        for cb in self.callbacks or ():
+            if not isinstance(cb, Callback):
+                raise ValueError(
+                    f"callbacks must be sknn.callbacks.Callback instances; got "
+                    f"{type(cb).__name__}."
+                )
+
+    def _printer(self):
+        return print if self.verbose else None
+
+    def _seed_for_call(self) -> int:
+        """A seed per call: ``fit`` restarts from ``random_state``; later
+        ``partial_fit`` / warm calls advance it by the number of epochs run."""
+        seed = draw_seed(self.random_state)
+        state = getattr(self, "_state", None)
+        return seed + (state.epoch if state is not None else 0)
+
+    # ------------------------------------------------------------------ fit template
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights in the loss (and in the validation score).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self) -> bool:
+        """``partial_fit`` exists only for stochastic solvers, as in scikit-learn."""
+        if self.solver == "lbfgs":
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers; "
+                f"solver={self.solver!r} is not one."
+            )
+        return True
+
+    def _fit(self, X, y, *, sample_weight=None, incremental=False, classes=None):
+        self._check_params_extra()
+        keep = hasattr(self, "module_") and (incremental or self.warm_start)
+        X, y = self._validate_inputs(X, y=y, reset=not keep)
+        y = self._prepare_y_array(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        y_enc = self._encode_targets(
+            y,
+            first=not keep,
+            incremental=incremental,
+            classes=classes,
+            sample_weight=sample_weight,
+        )
+        sample_weight = self._combine_weights(sample_weight, y)
+
+        device = resolve_device(self.device)
+        seed = self._seed_for_call() if keep else draw_seed(self.random_state)
+        if not keep:
+            self._meta_ = self._meta(X)
+            self._meta_.update(n_outputs=self._n_net_outputs())
+            with torch_seed(seed, device):
+                self.module_ = self._build_module(dict(self._meta_)).to(device)
+            self._state = TrainState()
+            self.history_ = History()
+            self.optimizer_ = None
+        else:
+            self.module_.to(device)
+        self.device_ = str(device)
+
+        # Validation split (early stopping or callbacks that monitor valid_*).
+        callbacks = [clone(cb) for cb in (self.callbacks or ())]
+        needs_valid = not incremental and (
+            self.early_stopping or any(cb.requires_validation for cb in callbacks)
+        )
+        data = TensorData(X, y_enc, sample_weight, device, y_dtype=self._target_dtype())
+        valid = None
+        if needs_valid:
+            tr_idx, va_idx = validation_split(
+                X.shape[0],
+                self.validation_fraction,
+                stratify=self._stratify_labels(y_enc),
+                random_state=check_random_state(self.random_state),
+            )
+            data, valid = data.subset(tr_idx), data.subset(va_idx)
+
+        batch_size = self._batch_size(data.n_samples)
+        lbfgs = self.solver == "lbfgs"
+        wd = 0.0 if lbfgs else self.alpha / batch_size
+        if self.solver == "adamw":
+            wd = self.alpha
+        if incremental and getattr(self, "optimizer_", None) is not None:
+            optimizer = self.optimizer_
+        else:
+            optimizer = build_optimizer(
+                self.solver,
+                split_decay_groups(self.module_, wd),
+                lr=1.0 if lbfgs else self.learning_rate_init,
+                device=device,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum,
+                betas=(self.beta_1, self.beta_2),
+                eps=self.epsilon,
+                max_fun=self.max_fun,
+            )
+            if incremental and getattr(self, "_optimizer_state", None) is not None:
+                optimizer.load_state_dict(self._optimizer_state)
+        self._optimizer_state = None
+
+        monitor = (
+            None
+            if incremental
+            else ("valid_score" if self.early_stopping else "train_loss")
+        )
+        config = TrainConfig(
+            max_epochs=1 if incremental else self.max_iter,
+            batch_size=batch_size,
+            shuffle=self.shuffle,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            monitor=monitor,
+            full_batch=lbfgs,
+        )
+        loss_fn, score_fn = self._loss_and_score()
+        generator = torch.Generator().manual_seed(seed + 1)
+        trainer = Trainer(
+            self.module_,
+            loss_fn,
+            optimizer,
+            config,
+            schedule=None
+            if lbfgs
+            else LRSchedule(self.learning_rate, self.learning_rate_init, self.power_t),
+            score_fn=score_fn,
+            penalty_fn=self._penalty_fn() if self.alpha > 0 else None,
+            callbacks=callbacks,
+            history=self.history_,
+            state=self._state,
+            generator=generator,
+            printer=self._printer(),
+        )
+        with torch_seed(seed + 2, device):
+            trainer.fit(data, valid)
+        self.optimizer_ = optimizer
+        self.callbacks_ = callbacks
+        self._set_fitted_attributes(
+            trainer, early_stopping=needs_valid and self.early_stopping
+        )
+        self._warn_on_stop(trainer, incremental)
+        return self
+
+    def _penalty_fn(self):
+        weights = [p for p in self.module_.parameters() if p.ndim > 1]
+        alpha = self.alpha
+
+        def penalty(n):
+            return 0.5 * alpha * sum((p * p).sum() for p in weights) / n
+
+        return penalty
+
+    def _set_fitted_attributes(self, trainer: Trainer, *, early_stopping: bool) -> None:
+        st = trainer.state
+        self.n_iter_ = st.epoch
+        self.t_ = st.t
+        self.loss_curve_ = st.loss_curve
+        self.loss_ = st.loss_curve[-1] if st.loss_curve else None
+        if early_stopping:
+            self.validation_scores_ = st.validation_scores
+            self.best_validation_score_ = st.best_score
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = st.best_loss if st.loss_curve else None
+        self.stop_reason_ = trainer.stop_reason
+
+    def _warn_on_stop(self, trainer: Trainer, incremental: bool) -> None:
+        if trainer.stop_reason == "interrupted":
+            warnings.warn(
+                f"Training interrupted by the user after {self.n_iter_} epochs; the "
+                "estimator keeps the weights of the last completed (or best) epoch.",
+                UserWarning,
+                stacklevel=2,
+            )
+        elif trainer.stop_reason == "diverged":
+            warnings.warn(
+                f"Training diverged: the loss became NaN or infinite in epoch "
+                f"{self.n_iter_ + 1}; the weights of the last finite epoch were kept. "
+                "Lower learning_rate_init or scale the inputs.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        elif not incremental and not trainer.stop_training:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+
+    # ------------------------------------------------------------------ predict helpers
+    def _forward(self, X) -> torch.Tensor:
+        """Validate ``X`` and return the raw network output (device tensor)."""
+        check_is_fitted(self, "module_")
+        X, _ = self._validate_inputs(X, reset=False)
+        data = TensorData(X, None, None, torch.device(self.device_))
+        return predict_batched(self.module_, data)
+
+    # ------------------------------------------------------------------ persistence
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        module = state.get("module_")
+        if module is not None and next(module.parameters(), torch.empty(0)).is_cuda:
+            state["module_"] = copy.deepcopy(module).to("cpu")
+        opt = state.pop("optimizer_", None)
+        if opt is not None:
+            state["_optimizer_state"] = _to_cpu(opt.state_dict())
+        state["optimizer_"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        device = state.get("device_")
+        if device is not None and device.startswith("cuda"):
+            if torch.cuda.is_available():
+                state["module_"] = state["module_"].to(device)
+            else:
+                state["device_"] = "cpu"
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = str(self.device).startswith("cuda") or (
+            self.device == "auto" and torch.cuda.is_available()
+        )
+        return tags
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu")
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj

@@ -1,0 +1,388 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's MLP, on PyTorch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from sknn.base import BaseNeuralNet
+from sknn.estimators._classifier import NeuralNetClassifierMixin
+from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.modules import ACTIVATIONS, MLP
+from sknn.training.losses import REGRESSION_LOSSES
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    activation : str, default="relu"
+        Hidden-layer activation: scikit-learn's ``"identity"``, ``"logistic"``,
+        ``"tanh"``, ``"relu"``, plus ``"leaky_relu"``, ``"elu"``, ``"selu"``, ``"gelu"``,
+        ``"silu"``, ``"mish"``, ``"softplus"``.
+    solver : str, default="adam"
+        ``"adam"``, ``"sgd"``, ``"lbfgs"`` (full batch, as in scikit-learn) or another
+        torch optimiser: ``"adamw"``, ``"nadam"``, ``"radam"``, ``"rmsprop"``,
+        ``"adagrad"``.
+    alpha : float, default=0.0001
+        L2 penalty on the weights (not the biases), scaled as in scikit-learn:
+        ``0.5 * alpha * ||W||^2 / batch_size`` is added to the loss. With
+        ``solver="adamw"`` it is the decoupled weight decay instead.
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule (applied to every stochastic solver, where scikit-learn
+        applies it to ``"sgd"`` only).
+    learning_rate_init : float, default=0.001
+        Initial learning rate.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (L-BFGS iterations for ``solver="lbfgs"``).
+    shuffle : bool, default=True
+        Reshuffle the rows every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds everything: initialisation, shuffling, dropout and the validation split.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no progress.
+    verbose : bool or int, default=False
+        Print one line per epoch (loss, validation loss and score, rate, time).
+    warm_start : bool, default=False
+        Reuse the previous solution as the starting point of the next ``fit``.
+    momentum : float, default=0.9
+        Momentum for ``"sgd"`` (and ``"rmsprop"``).
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with ``"sgd"``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified for classifiers,
+        seeded by ``random_state``), stop when the validation score stops improving,
+        and restore the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping or validation callbacks.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam-family parameters.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+    max_fun : int, default=15000
+        Maximum loss evaluations per L-BFGS iteration.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    batch_norm : bool, default=False
+        Batch normalisation before each hidden activation.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    callbacks : list of Callback, default=None
+        Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
+"""
+
+_COMMON_ATTRS = """
+    loss_ : float
+        The training loss of the last epoch (with the L2 term).
+    best_loss_ : float or None
+        Lowest training loss; ``None`` with ``early_stopping=True``.
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    validation_scores_ : list of float or None
+        Validation score of each epoch with ``early_stopping=True``.
+    best_validation_score_ : float or None
+        Best validation score with ``early_stopping=True``.
+    history_ : History
+        One record per epoch: ``train_loss``, ``valid_loss``, ``valid_score``
+        (when validating), ``lr``, ``dur``.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training rows seen by the solver.
+    coefs_ : list of ndarray
+        Weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` as in scikit-learn.
+    intercepts_ : list of ndarray
+        Bias vectors.
+    n_layers_ : int
+        Number of layers (input and output included).
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : str
+        Output activation.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Feature names seen in ``fit`` (DataFrames with string columns only).
+    module_ : torch.nn.Module
+        The trained network (:class:`sknn.modules.MLP`).
+    device_ : str
+        The device the network lives on.
+    callbacks_ : list of Callback
+        The callbacks as fitted.
+    stop_reason_ : str or None
+        Why training stopped before ``max_iter``.
+"""
+
+
+class _MLPMixin:
+    """Architecture parameters and scikit-learn's weight attributes."""
+
+    def _build_module(self, meta: dict) -> torch.nn.Module:
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if any(int(s) < 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes)}.")
+        return MLP(
+            meta["n_features_in"],
+            meta["n_outputs"],
+            hidden_layer_sizes=[int(s) for s in sizes],
+            activation=self.activation,
+            dropout=self.dropout,
+            batch_norm=self.batch_norm,
+        )
+
+    def _linears(self) -> list[torch.nn.Linear]:
+        check_is_fitted(self, "module_")
+        return [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)``."""
+        return [m.weight.detach().cpu().numpy().T.copy() for m in self._linears()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors, ``intercepts_[i]`` of shape ``(n_out,)``."""
+        return [m.bias.detach().cpu().numpy().copy() for m in self._linears()]
+
+    @property
+    def n_layers_(self) -> int:
+        """Number of layers, input and output included."""
+        return len(self._linears()) + 1
+
+
+def _mlp_constraints() -> dict:
+    return {
+        **BaseNeuralNet._parameter_constraints,
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+    }
+
+
+class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
+    __doc__ = (
+        """Multi-layer perceptron classifier, a drop-in for scikit-learn's, on PyTorch.
+
+    Minimises the log-loss with a torch optimiser on CPU or CUDA. Same parameters,
+    defaults and fitted attributes as :class:`sklearn.neural_network.MLPClassifier`,
+    plus dropout, batch norm, more activations and solvers, ``class_weight``,
+    ``device``, callbacks and a per-epoch ``history_`` with validation loss.
+"""
+        + _COMMON_DOC
+        + """    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn's linear models.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Class labels."""
+        + _COMMON_ATTRS
+        + """
+    See Also
+    --------
+    MLPRegressor : The regressor.
+    sklearn.neural_network.MLPClassifier : The scikit-learn original.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sknn import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+    >>> clf.predict_proba(X[:2]).sum(axis=1).round(6).tolist()
+    [1.0, 1.0]
+    """
+    )
+
+    _parameter_constraints = {
+        **_mlp_constraints(),
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int] | int = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        class_weight: dict | str | None = None,
+        device: str | torch.device = "auto",
+        callbacks: list | None = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.class_weight = class_weight
+        self.device = device
+        self.callbacks = callbacks
+
+
+class MLPRegressor(_MLPMixin, NeuralNetRegressorMixin, BaseNeuralNet):
+    __doc__ = (
+        """Multi-layer perceptron regressor, a drop-in for scikit-learn's, on PyTorch.
+
+    Same parameters, defaults and fitted attributes as
+    :class:`sklearn.neural_network.MLPRegressor`, plus dropout, batch norm, more
+    activations, solvers and losses, target scaling, ``device``, callbacks and a
+    per-epoch ``history_`` with validation loss.
+"""
+        + _COMMON_DOC
+        + """    loss : {"squared_error", "absolute_error", "huber", "poisson"}, \
+default="squared_error"
+        Loss optimised (on scaled targets). ``"poisson"`` uses a log link and needs
+        non-negative targets.
+    scale_target : bool, default=True
+        Standardise the targets for training (divide by their mean for
+        ``"poisson"``) and undo it at prediction, so raw targets in the hundreds
+        train as well as scaled ones. ``loss_`` is then on the scaled targets.
+
+    Attributes
+    ----------"""
+        + _COMMON_ATTRS
+        + """
+    See Also
+    --------
+    MLPClassifier : The classifier.
+    sklearn.neural_network.MLPRegressor : The scikit-learn original.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sknn import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = make_pipeline(StandardScaler(), MLPRegressor(max_iter=50, random_state=0))
+    >>> reg.fit(X, y).score(X, y) > 0.4
+    True
+    """
+    )
+
+    _parameter_constraints = {
+        **_mlp_constraints(),
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "scale_target": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int] | int = (100,),
+        activation: str = "relu",
+        *,
+        loss: str = "squared_error",
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        scale_target: bool = True,
+        device: str | torch.device = "auto",
+        callbacks: list | None = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.scale_target = scale_target
+        self.device = device
+        self.callbacks = callbacks

@@ -1,0 +1,15 @@
+"""Pure :mod:`torch.nn` architectures. Nothing here imports scikit-learn.
+
+Examples
+--------
+>>> import torch
+>>> from sknn.modules import MLP
+>>> net = MLP(n_features_in=4, n_outputs=3, hidden_layer_sizes=(8,))
+>>> net(torch.zeros(2, 4)).shape
+torch.Size([2, 3])
+"""
+
+from sknn.modules.activations import ACTIVATIONS, make_activation
+from sknn.modules.mlp import MLP
+
+__all__ = ["ACTIVATIONS", "MLP", "make_activation"]

@@ -1,0 +1,392 @@
+"""The training loop.
+
+One :class:`Trainer` runs epochs of mini-batch (or full-batch L-BFGS) optimisation over
+:class:`~sknn.training.TensorData`, records a :class:`~sknn.training.History`, applies
+scikit-learn's convergence rule, and calls the callbacks' hooks. It knows nothing of
+scikit-learn: estimators build it from their parameters.
+
+Rules it follows: data is already on the device; the loss is accumulated on the device
+and read once per epoch; callbacks stop training through ``stop_training``; a
+``KeyboardInterrupt`` or a non-finite loss ends training cleanly with usable weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from sknn.callbacks.base import Callback, overrides
+from sknn.training.data import TensorData
+from sknn.training.history import History
+from sknn.training.optim import LRSchedule
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """What the loop needs to know, in engine terms.
+
+    Parameters
+    ----------
+    max_epochs : int
+        Epochs to run in this call (the estimator's ``max_iter``, or 1 for
+        ``partial_fit``).
+    batch_size : int
+        Rows per optimiser step (ignored by full-batch solvers).
+    shuffle : bool
+        Reshuffle the rows every epoch.
+    tol, n_iter_no_change : float, int
+        scikit-learn's convergence rule: stop when the monitored quantity has not
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs.
+    monitor : {"train_loss", "valid_score", None}
+        What the convergence rule watches; ``None`` disables it (``partial_fit``).
+    full_batch : bool
+        One optimiser step per epoch over all rows (L-BFGS).
+    restore_best : bool
+        With ``monitor="valid_score"``, load the best epoch's weights at the end.
+    """
+
+    max_epochs: int
+    batch_size: int
+    shuffle: bool = True
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    monitor: str | None = "train_loss"
+    full_batch: bool = False
+    restore_best: bool = True
+
+
+@dataclass
+class TrainState:
+    """Counters that survive between calls (``warm_start`` and ``partial_fit``)."""
+
+    epoch: int = 0
+    t: int = 0
+    best_loss: float = math.inf
+    best_score: float = -math.inf
+    no_improve: int = 0
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+
+
+def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@torch.inference_mode()
+def predict_batched(
+    module: nn.Module, data: TensorData, chunk_size: int = 4096
+) -> torch.Tensor:
+    """Run ``module`` in eval mode over ``data`` in large chunks; returns a device tensor.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training import TensorData, predict_batched
+    >>> data = TensorData(np.ones((5, 3)), None, None, torch.device("cpu"))
+    >>> predict_batched(torch.nn.Linear(3, 2), data).shape
+    torch.Size([5, 2])
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        outs = [module(*xb) for xb, _, _ in data.batches(chunk_size)]
+    finally:
+        module.train(was_training)
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+class Trainer:
+    """Train a module for up to ``config.max_epochs`` epochs.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network, already on ``train.device``.
+    loss_fn : callable
+        ``loss_fn(output, y, sample_weight_or_None) -> scalar tensor`` (weighted mean).
+    optimizer : torch.optim.Optimizer
+        Over the trainable parameters.
+    config : TrainConfig
+        Loop settings.
+    schedule : LRSchedule, optional
+        Per-epoch learning-rate schedule.
+    score_fn : callable, optional
+        ``score_fn(output, y, w) -> scalar tensor``, higher is better; the validation
+        score (accuracy, R2, ...).
+    penalty_fn : callable, optional
+        ``penalty_fn(n) -> scalar tensor``: the L2 term reported with (and, for
+        full-batch solvers, optimised with) the loss over ``n`` weighted samples.
+    callbacks : sequence of Callback
+        Fitted-for-this-run callbacks.
+    history : History, optional
+        Appended to (continued by warm starts).
+    state : TrainState, optional
+        Counters continued from a previous call.
+    generator : torch.Generator, optional
+        Drives shuffling.
+    printer : callable, optional
+        Receives a one-line summary per epoch (verbose mode).
+
+    Attributes
+    ----------
+    stop_training : bool
+        Set by callbacks (or the convergence rule) to end training after this epoch.
+    stop_reason : str or None
+        Why training ended early: a convergence message, ``"interrupted"`` or
+        ``"diverged"``.
+    converged : bool
+        True when the convergence rule or a callback stopped training.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training import TensorData, TrainConfig, Trainer
+    >>> X = np.random.RandomState(0).randn(64, 3); y = X @ np.ones(3)
+    >>> net = torch.nn.Linear(3, 1)
+    >>> data = TensorData(X, y[:, None], None, torch.device("cpu"))
+    >>> def mse(out, y, w):
+    ...     return ((out - y) ** 2).mean()
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> trainer = Trainer(net, mse, opt, TrainConfig(max_epochs=30, batch_size=16))
+    >>> trainer.fit(data).history[-1]["train_loss"] < 1e-3
+    True
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        loss_fn: LossFn,
+        optimizer: torch.optim.Optimizer,
+        config: TrainConfig,
+        *,
+        schedule: LRSchedule | None = None,
+        score_fn: LossFn | None = None,
+        penalty_fn: Callable[[float], torch.Tensor] | None = None,
+        callbacks: Sequence[Callback] = (),
+        history: History | None = None,
+        state: TrainState | None = None,
+        generator: torch.Generator | None = None,
+        printer: Callable[[str], None] | None = None,
+    ) -> None:
+        self.module = module
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.config = config
+        self.schedule = schedule
+        self.score_fn = score_fn
+        self.penalty_fn = penalty_fn
+        self.callbacks = list(callbacks)
+        self.history = History() if history is None else history
+        self.state = TrainState() if state is None else state
+        self.generator = generator
+        self.printer = printer
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.converged = False
+
+    # -- hooks -------------------------------------------------------------------------
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    @property
+    def epoch(self) -> int:
+        """Number of epochs completed in all calls so far."""
+        return self.state.epoch
+
+    # -- one epoch ---------------------------------------------------------------------
+    def _epoch_stochastic(self, data: TensorData) -> torch.Tensor:
+        module, opt, loss_fn = self.module, self.optimizer, self.loss_fn
+        gen = self.generator if self.config.shuffle else None
+        batch_cbs = [cb for cb in self.callbacks if overrides(cb, "on_batch_end")]
+        backward_cbs = [cb for cb in self.callbacks if overrides(cb, "on_backward_end")]
+        total = None
+        weight_total = 0.0 if data.w is None else None
+        for xb, yb, wb in data.batches(self.config.batch_size, gen):
+            out = module(*xb)
+            loss = loss_fn(out, yb, wb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for cb in backward_cbs:
+                cb.on_backward_end(self)
+            opt.step()
+            # Accumulate on the device: no host sync inside the epoch.
+            bw = wb.sum() if wb is not None else yb.shape[0]
+            contrib = loss.detach() * bw
+            total = contrib if total is None else total + contrib
+            if weight_total is not None:
+                weight_total += yb.shape[0]
+            for cb in batch_cbs:
+                cb.on_batch_end(self, loss.detach())
+        denom = weight_total if weight_total is not None else data.w.sum()
+        return total / denom
+
+    def _full_batch_objective(self, data: TensorData) -> torch.Tensor:
+        n_w = float(data.n_samples) if data.w is None else float(data.w.sum())
+        total = None
+        for xb, yb, wb in data.batches(max(self.config.batch_size, 8192)):
+            bw = yb.shape[0] if wb is None else wb.sum()
+            part = self.loss_fn(self.module(*xb), yb, wb) * bw
+            total = part if total is None else total + part
+        obj = total / n_w
+        if self.penalty_fn is not None:
+            obj = obj + self.penalty_fn(n_w)
+        return obj
+
+    def _epoch_full_batch(self, data: TensorData) -> torch.Tensor:
+        def closure():
+            self.optimizer.zero_grad(set_to_none=True)
+            obj = self._full_batch_objective(data)
+            obj.backward()
+            for cb in self.callbacks:
+                if overrides(cb, "on_backward_end"):
+                    cb.on_backward_end(self)
+            return obj
+
+        self.optimizer.step(closure)
+        with torch.no_grad():
+            return self._full_batch_objective(data)
+
+    @torch.inference_mode()
+    def _validate(self, valid: TensorData) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out = predict_batched(self.module, valid)
+        loss = self.loss_fn(out, valid.y, valid.w)
+        score = None if self.score_fn is None else self.score_fn(out, valid.y, valid.w)
+        return loss, score
+
+    # -- convergence (scikit-learn's rule) ----------------------------------------------
+    def _update_convergence(self, loss: float, score: float | None) -> None:
+        st, cfg = self.state, self.config
+        if cfg.monitor == "valid_score" and score is not None:
+            st.validation_scores.append(score)
+            improved = score >= st.best_score + cfg.tol
+            if score > st.best_score:
+                st.best_score = score
+                if cfg.restore_best:
+                    self._best_state = _clone_params(self.module)
+        elif cfg.monitor == "train_loss":
+            improved = loss <= st.best_loss - cfg.tol
+        else:
+            improved = True
+        st.best_loss = min(st.best_loss, loss)
+        st.no_improve = 0 if improved else st.no_improve + 1
+        if cfg.monitor is not None and st.no_improve > cfg.n_iter_no_change:
+            what = (
+                "Validation score" if cfg.monitor == "valid_score" else "Training loss"
+            )
+            msg = (
+                f"{what} did not improve more than tol={cfg.tol:f} for "
+                f"{cfg.n_iter_no_change} consecutive epochs."
+            )
+            if self.schedule is not None and self.schedule.on_plateau(self.optimizer):
+                st.no_improve = 0
+                if self.printer is not None:
+                    lr = float(self.optimizer.param_groups[0]["lr"])
+                    self.printer(f"{msg} Setting learning rate to {lr:f}")
+            else:
+                self.stop_training = True
+                self.stop_reason = msg
+
+    # -- the loop ------------------------------------------------------------------------
+    def fit(self, train: TensorData, valid: TensorData | None = None) -> Trainer:
+        """Run the epochs; returns ``self``.
+
+        Parameters
+        ----------
+        train : TensorData
+            Training rows.
+        valid : TensorData, optional
+            Held-out rows scored after each epoch.
+
+        Returns
+        -------
+        Trainer
+        """
+        cfg, st = self.config, self.state
+        self._best_state = None
+        last_good = _clone_params(self.module)
+        self.module.train()
+        self._call("on_train_begin")
+        try:
+            for _ in range(cfg.max_epochs):
+                tic = time.perf_counter()
+                self._call("on_epoch_begin")
+                if cfg.full_batch:
+                    loss_t = self._epoch_full_batch(train)
+                else:
+                    loss_t = self._epoch_stochastic(train)
+                    if self.penalty_fn is not None:
+                        loss_t = loss_t + self.penalty_fn(cfg.batch_size)
+                values = [loss_t.detach()]
+                if valid is not None:
+                    v_loss, v_score = self._validate(valid)
+                    values.append(v_loss)
+                    if v_score is not None:
+                        values.append(v_score)
+                # The one host sync of the epoch.
+                read = torch.stack([v.float() for v in values]).tolist()
+                loss = read[0]
+                if not math.isfinite(loss):
+                    with torch.no_grad():
+                        self.module.load_state_dict(last_good)
+                    self.stop_training = True
+                    self.stop_reason = "diverged"
+                    break
+                st.epoch += 1
+                st.t += train.n_samples
+                st.loss_curve.append(loss)
+                record = {
+                    "epoch": st.epoch,
+                    "train_loss": loss,
+                    "lr": float(self.optimizer.param_groups[0]["lr"]),
+                }
+                score = None
+                if valid is not None:
+                    record["valid_loss"] = read[1]
+                    if len(read) > 2:
+                        score = read[2]
+                        record["valid_score"] = score
+                record["dur"] = time.perf_counter() - tic
+                self.history.append(record)
+                self._update_convergence(loss, score)
+                if self.schedule is not None:
+                    self.schedule.epoch_end(self.optimizer, st.t)
+                self._call("on_epoch_end", record)
+                if self.printer is not None:
+                    self.printer(format_record(record))
+                for k, v in self.module.state_dict().items():
+                    last_good[k].copy_(v)
+                if self.stop_training:
+                    self.converged = self.stop_reason not in ("interrupted", "diverged")
+                    break
+        except KeyboardInterrupt:
+            self.stop_training = True
+            self.stop_reason = "interrupted"
+            with torch.no_grad():
+                self.module.load_state_dict(last_good)
+        finally:
+            if self._best_state is not None:
+                with torch.no_grad():
+                    self.module.load_state_dict(self._best_state)
+                self._best_state = None
+            self._call("on_train_end")
+            self.module.eval()
+        return self
+
+
+def format_record(record: dict) -> str:
+    """One line per epoch for verbose output."""
+    parts = [f"Epoch {record['epoch']}", f"train_loss={record['train_loss']:.6f}"]
+    for key in ("valid_loss", "valid_score"):
+        if key in record:
+            parts.append(f"{key}={record[key]:.6f}")
+    parts.append(f"lr={record['lr']:.3g}")
+    parts.append(f"{record['dur']:.2f}s")
+    return ", ".join(parts)

@@ -1,0 +1,1 @@
+"""Small utilities shared by every layer: devices, random state, version shims."""
