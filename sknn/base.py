@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import warnings
 from numbers import Integral, Real
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ from sknn.training import (
 from sknn.training.engine import TrainState
 from sknn.training.optim import LRSchedule, split_decay_groups
 from sknn.utils.device import resolve_device
-from sknn.utils.random import draw_seed, torch_seed
+from sknn.utils.random import RNGScope, draw_seed, torch_seed
 
 
 class BaseNeuralNet(BaseEstimator):
@@ -159,6 +160,49 @@ class BaseNeuralNet(BaseEstimator):
         return True
 
     def _fit(self, X, y, *, sample_weight=None, incremental=False, classes=None):
+        run = self._setup_fit(
+            X, y, sample_weight=sample_weight, incremental=incremental, classes=classes
+        )
+        with run.rng:
+            run.trainer.fit(run.train, run.valid)
+        self._finish_fit(run)
+        return self
+
+    def _fit_steps(self, X, y, *, sample_weight=None, eval_set=None):
+        """Fit epoch by epoch: a generator that yields each epoch's history record.
+
+        Several such generators can be advanced in lockstep (cross-validation folds
+        reporting a mean score per epoch) and give the same models as ``fit``. With
+        ``eval_set=(X_val, y_val)`` those rows are scored after every epoch instead of
+        a split of ``X``. The estimator is fitted once the generator is exhausted or
+        closed.
+        """
+        run = self._setup_fit(X, y, sample_weight=sample_weight, eval_set=eval_set)
+        trainer = run.trainer
+        trainer.begin(run.train, run.valid)
+        try:
+            while not trainer.done:
+                with run.rng:
+                    record = trainer.run_epoch()
+                if record is not None:
+                    yield record
+        except KeyboardInterrupt:
+            trainer.interrupt()
+        finally:
+            trainer.end()
+            self._finish_fit(run)
+
+    def _setup_fit(
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        incremental=False,
+        classes=None,
+        eval_set=None,
+    ) -> SimpleNamespace:
+        """Validate, encode, build (or keep) the module and assemble the Trainer."""
         self._check_params_extra()
         keep = hasattr(self, "module_") and (incremental or self.warm_start)
         X, y = self._validate_inputs(X, y=y, reset=not keep)
@@ -195,7 +239,13 @@ class BaseNeuralNet(BaseEstimator):
         )
         data = TensorData(X, y_enc, sample_weight, device, y_dtype=self._target_dtype())
         valid = None
-        if needs_valid:
+        if eval_set is not None:
+            X_val, y_val = self._validate_inputs(
+                eval_set[0], y=eval_set[1], reset=False
+            )
+            y_val = self._encoder_transform(self._prepare_y_array(y_val))
+            valid = TensorData(X_val, y_val, None, device, y_dtype=self._target_dtype())
+        elif needs_valid:
             tr_idx, va_idx = validation_split(
                 X.shape[0],
                 self.validation_fraction,
@@ -259,15 +309,23 @@ class BaseNeuralNet(BaseEstimator):
             generator=generator,
             printer=self._printer(),
         )
-        with torch_seed(seed + 2, device):
-            trainer.fit(data, valid)
-        self.optimizer_ = optimizer
-        self.callbacks_ = callbacks
-        self._set_fitted_attributes(
-            trainer, early_stopping=needs_valid and self.early_stopping
+        return SimpleNamespace(
+            trainer=trainer,
+            train=data,
+            valid=valid,
+            rng=RNGScope(seed + 2),
+            optimizer=optimizer,
+            callbacks=callbacks,
+            early_stopping=valid is not None and self.early_stopping,
+            incremental=incremental,
         )
-        self._warn_on_stop(trainer, incremental)
-        return self
+
+    def _finish_fit(self, run: SimpleNamespace) -> None:
+        """Set the fitted attributes and warn as scikit-learn does."""
+        self.optimizer_ = run.optimizer
+        self.callbacks_ = run.callbacks
+        self._set_fitted_attributes(run.trainer, early_stopping=run.early_stopping)
+        self._warn_on_stop(run.trainer, run.incremental)
 
     def _penalty_fn(self):
         weights = [p for p in self.module_.parameters() if p.ndim > 1]

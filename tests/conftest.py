@@ -10,7 +10,9 @@ import torch
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU; none is available on this machine")
+    skip = pytest.mark.skip(
+        reason="needs a CUDA GPU; none is available on this machine"
+    )
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)

@@ -53,6 +53,9 @@ class NeuralNetClassifierMixin(ClassifierMixin):
                 )
         return self._encoder.transform(y)
 
+    def _encoder_transform(self, y):
+        return self._encoder.transform(y)
+
     def _combine_weights(self, sample_weight, y):
         class_weight = getattr(self, "class_weight", None)
         if class_weight is None:

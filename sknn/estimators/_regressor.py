@@ -44,6 +44,9 @@ class NeuralNetRegressorMixin(RegressorMixin):
             )
         return self._scaler.transform(y2)
 
+    def _encoder_transform(self, y):
+        return self._scaler.transform(y.reshape(-1, 1) if y.ndim == 1 else y)
+
     def _combine_weights(self, sample_weight, y):
         return sample_weight
 

@@ -294,7 +294,92 @@ class Trainer:
                 self.stop_training = True
                 self.stop_reason = msg
 
-    # -- the loop ------------------------------------------------------------------------
+    # -- the loop ------------------------------------------------------------------
+    def begin(self, train: TensorData, valid: TensorData | None = None) -> None:
+        """Prepare a run over ``train`` (and ``valid``) and call ``on_train_begin``."""
+        self._train, self._valid = train, valid
+        self._best_state = None
+        self._last_good = _clone_params(self.module)
+        self._epochs_run = 0
+        self.module.train()
+        self._call("on_train_begin")
+
+    @property
+    def done(self) -> bool:
+        """True once training should not run another epoch."""
+        return self.stop_training or self._epochs_run >= self.config.max_epochs
+
+    def run_epoch(self) -> dict | None:
+        """Run one epoch; return its history record, or ``None`` if the loss diverged."""
+        cfg, st, train, valid = self.config, self.state, self._train, self._valid
+        tic = time.perf_counter()
+        self._call("on_epoch_begin")
+        if cfg.full_batch:
+            loss_t = self._epoch_full_batch(train)
+        else:
+            loss_t = self._epoch_stochastic(train)
+            if self.penalty_fn is not None:
+                loss_t = loss_t + self.penalty_fn(cfg.batch_size)
+        values = [loss_t.detach()]
+        if valid is not None:
+            v_loss, v_score = self._validate(valid)
+            values.append(v_loss)
+            if v_score is not None:
+                values.append(v_score)
+        # The one host sync of the epoch.
+        read = torch.stack([v.float() for v in values]).tolist()
+        self._epochs_run += 1
+        loss = read[0]
+        if not math.isfinite(loss):
+            with torch.no_grad():
+                self.module.load_state_dict(self._last_good)
+            self.stop_training = True
+            self.stop_reason = "diverged"
+            return None
+        st.epoch += 1
+        st.t += train.n_samples
+        st.loss_curve.append(loss)
+        record = {
+            "epoch": st.epoch,
+            "train_loss": loss,
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+        }
+        score = None
+        if valid is not None:
+            record["valid_loss"] = read[1]
+            if len(read) > 2:
+                score = read[2]
+                record["valid_score"] = score
+        record["dur"] = time.perf_counter() - tic
+        self.history.append(record)
+        self._update_convergence(loss, score)
+        if self.schedule is not None:
+            self.schedule.epoch_end(self.optimizer, st.t)
+        self._call("on_epoch_end", record)
+        if self.printer is not None:
+            self.printer(format_record(record))
+        for k, v in self.module.state_dict().items():
+            self._last_good[k].copy_(v)
+        if self.stop_training:
+            self.converged = self.stop_reason not in ("interrupted", "diverged")
+        return record
+
+    def interrupt(self) -> None:
+        """End training as a Ctrl-C does: keep the last completed epoch's weights."""
+        self.stop_training = True
+        self.stop_reason = "interrupted"
+        with torch.no_grad():
+            self.module.load_state_dict(self._last_good)
+
+    def end(self) -> None:
+        """Restore the best weights where asked, call ``on_train_end``, go to eval mode."""
+        if self._best_state is not None:
+            with torch.no_grad():
+                self.module.load_state_dict(self._best_state)
+            self._best_state = None
+        self._call("on_train_end")
+        self.module.eval()
+
     def fit(self, train: TensorData, valid: TensorData | None = None) -> Trainer:
         """Run the epochs; returns ``self``.
 
@@ -309,75 +394,14 @@ class Trainer:
         -------
         Trainer
         """
-        cfg, st = self.config, self.state
-        self._best_state = None
-        last_good = _clone_params(self.module)
-        self.module.train()
-        self._call("on_train_begin")
+        self.begin(train, valid)
         try:
-            for _ in range(cfg.max_epochs):
-                tic = time.perf_counter()
-                self._call("on_epoch_begin")
-                if cfg.full_batch:
-                    loss_t = self._epoch_full_batch(train)
-                else:
-                    loss_t = self._epoch_stochastic(train)
-                    if self.penalty_fn is not None:
-                        loss_t = loss_t + self.penalty_fn(cfg.batch_size)
-                values = [loss_t.detach()]
-                if valid is not None:
-                    v_loss, v_score = self._validate(valid)
-                    values.append(v_loss)
-                    if v_score is not None:
-                        values.append(v_score)
-                # The one host sync of the epoch.
-                read = torch.stack([v.float() for v in values]).tolist()
-                loss = read[0]
-                if not math.isfinite(loss):
-                    with torch.no_grad():
-                        self.module.load_state_dict(last_good)
-                    self.stop_training = True
-                    self.stop_reason = "diverged"
-                    break
-                st.epoch += 1
-                st.t += train.n_samples
-                st.loss_curve.append(loss)
-                record = {
-                    "epoch": st.epoch,
-                    "train_loss": loss,
-                    "lr": float(self.optimizer.param_groups[0]["lr"]),
-                }
-                score = None
-                if valid is not None:
-                    record["valid_loss"] = read[1]
-                    if len(read) > 2:
-                        score = read[2]
-                        record["valid_score"] = score
-                record["dur"] = time.perf_counter() - tic
-                self.history.append(record)
-                self._update_convergence(loss, score)
-                if self.schedule is not None:
-                    self.schedule.epoch_end(self.optimizer, st.t)
-                self._call("on_epoch_end", record)
-                if self.printer is not None:
-                    self.printer(format_record(record))
-                for k, v in self.module.state_dict().items():
-                    last_good[k].copy_(v)
-                if self.stop_training:
-                    self.converged = self.stop_reason not in ("interrupted", "diverged")
-                    break
+            while not self.done:
+                self.run_epoch()
         except KeyboardInterrupt:
-            self.stop_training = True
-            self.stop_reason = "interrupted"
-            with torch.no_grad():
-                self.module.load_state_dict(last_good)
+            self.interrupt()
         finally:
-            if self._best_state is not None:
-                with torch.no_grad():
-                    self.module.load_state_dict(self._best_state)
-                self._best_state = None
-            self._call("on_train_end")
-            self.module.eval()
+            self.end()
         return self
 
 

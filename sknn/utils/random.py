@@ -35,6 +35,51 @@ def draw_seed(random_state) -> int:
     )
 
 
+class RNGScope:
+    """A private stream for torch's global generator (dropout, random init).
+
+    Entering the scope swaps in this stream's state and leaving it swaps the caller's
+    back, so a fit that is run epoch by epoch (interleaved with other fits) draws the
+    same numbers as one run in a single go.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.utils.random import RNGScope
+    >>> a, b = RNGScope(0), RNGScope(0)
+    >>> with a:
+    ...     x = torch.rand(1)
+    >>> with b:
+    ...     y = torch.rand(1)
+    >>> bool(x == y)
+    True
+    """
+
+    def __init__(self, seed: int) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self._state = gen.get_state()
+        self._cuda_state = None
+        self._seed = seed
+
+    def __enter__(self) -> RNGScope:
+        self._saved = torch.random.get_rng_state()
+        torch.random.set_rng_state(self._state)
+        if torch.cuda.is_available():
+            self._saved_cuda = torch.cuda.get_rng_state()
+            if self._cuda_state is None:
+                torch.cuda.manual_seed(self._seed)
+            else:
+                torch.cuda.set_rng_state(self._cuda_state)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._state = torch.random.get_rng_state()
+        torch.random.set_rng_state(self._saved)
+        if torch.cuda.is_available():
+            self._cuda_state = torch.cuda.get_rng_state()
+            torch.cuda.set_rng_state(self._saved_cuda)
+
+
 @contextlib.contextmanager
 def torch_seed(seed: int, device: torch.device) -> Iterator[None]:
     """Seed torch's global generators inside the block, restoring them afterwards.
