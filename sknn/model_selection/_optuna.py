@@ -1,0 +1,610 @@
+"""OptunaSearchCV: a scikit-learn search driven by Optuna, from a laptop to a cluster."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+import warnings
+from numbers import Integral, Real
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import optuna
+from joblib import Parallel, delayed, effective_n_jobs
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection import check_cv
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.model_selection._validation import (
+    _fit_and_score,
+    _warn_or_raise_about_fit_failures,
+)
+from sklearn.utils import check_random_state, indexable
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _check_method_params
+from tqdm.auto import tqdm
+
+from sknn.model_selection._pruning import (
+    EPOCHS_ATTR,
+    cross_validate_pruned,
+    supports_pruning,
+)
+from sknn.model_selection._records import CV_ATTR, from_record, to_record
+from sknn.model_selection._spaces import decode_params, default_search_space
+
+# Trial attributes written by the search (JSON, readable by every worker).
+SURPLUS_ATTR = "sknn:surplus"
+_POLL_S = 0.5
+
+
+class OptunaSearchCV(BaseSearchCV):
+    """Hyper-parameter search with Optuna: smarter than a grid, pruned, distributable.
+
+    Each Optuna trial samples parameters, cross-validates the estimator with them and
+    reports the mean test score; Optuna's sampler proposes the next trial from the
+    ones before. Works for any scikit-learn estimator or Pipeline; for sknn
+    estimators (alone or as the last step of a Pipeline) every fold reports its
+    validation score after every epoch and ``pruner`` stops hopeless trials early.
+    With ``storage``, several processes or machines calling ``fit`` on the same
+    study share the ``n_trials`` between them.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The estimator to tune (cloned for every fit).
+    param_distributions : dict of str to optuna.distributions.BaseDistribution, \
+            default=None
+        Parameter names (``step__param`` in Pipelines) and Optuna distributions. A
+        categorical choice written as a tuple string, ``"(64, 32)"``, reaches the
+        estimator as the tuple (see :func:`decode_params`). ``None`` uses
+        :func:`default_search_space` of an sknn estimator.
+    n_trials : int or None, default=10
+        Number of finished trials the study should hold (completed, pruned, or
+        failed with ``error_score``), shared by every worker of the study; a study
+        that already holds them runs no more. ``None`` runs until ``timeout``.
+    timeout : float or None, default=None
+        Seconds after which this call starts no new trial.
+    sampler : optuna.samplers.BaseSampler, default=None
+        Copied at each fit. ``None`` is a ``TPESampler`` seeded by ``random_state``.
+    pruner : optuna.pruners.BasePruner, default=None
+        ``None`` is ``MedianPruner(n_startup_trials=5, n_warmup_steps=5)``.
+    pruning : bool, default=True
+        Fit sknn estimators epoch by epoch and let ``pruner`` stop trials. Pruning
+        judges the estimator's own validation score on each fold's test rows
+        (accuracy for classifiers, R2 for regressors), the mean over folds after
+        every epoch; trials are ranked by ``scoring``. An estimator with
+        ``early_stopping=True`` reports the score on its own validation split of
+        the fold's training rows instead. Other estimators are never pruned.
+    cv : int, cross-validation generator or iterable, default=None
+        As in :class:`~sklearn.model_selection.GridSearchCV` (5-fold by default).
+        Workers sharing a study must split the same way (a deterministic ``cv``).
+    scoring : str, callable, list, tuple or dict, default=None
+        As in :class:`~sklearn.model_selection.GridSearchCV`; with several
+        metrics, ``refit`` names the one that is optimised.
+    refit : bool, str or callable, default=True
+        Refit the best parameters on the whole data (``best_estimator_``).
+    n_jobs : int, default=None
+        Trials run at once in this process (threads sharing the study).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default sampler. With a shared ``storage`` the seed is mixed with
+        the process id, so that workers do not propose the same points.
+    error_score : "raise" or float, default=np.nan
+        Score of a trial whose fit raises; the search goes on. A ``NaN`` score
+        leaves the Optuna trial FAIL, a number completes it with that value.
+    return_train_score : bool, default=False
+        Also score the training rows of each fold.
+    verbose : int, default=0
+        ``>= 1`` shows a progress bar over the trials; ``>= 2`` also Optuna's log.
+    storage : str, optuna.storages.BaseStorage or None, default=None
+        ``None`` keeps the study in memory. A database URL (``"sqlite:///f.db"``,
+        ``"postgresql+psycopg2://..."``) opens an ``RDBStorage`` with a heartbeat,
+        so that a trial whose worker died is failed and retried; a path with no
+        URL scheme is a journal file (``JournalStorage``). Any storage object is
+        used as it is.
+    study_name : str or None, default=None
+        Name of the study in ``storage``.
+    load_if_exists : bool, default=False
+        Join an existing study of that name (how several workers share one).
+    heartbeat_interval : int, default=60
+        Seconds between heartbeats of a running trial (database URLs).
+    grace_period : int or None, default=None
+        Seconds without heartbeat after which a trial counts as dead
+        (``None``: twice ``heartbeat_interval``).
+    max_retry : int or None, default=3
+        Times a dead trial is retried with the same parameters.
+
+    Attributes
+    ----------
+    cv_results_ : dict of ndarray
+        As in scikit-learn's searches (``params``, ``param_<name>``,
+        ``split<k>_test_<score>``, ``mean_test_<score>``, ``std_test_<score>``,
+        ``rank_test_<score>``, ``mean_fit_time``, ..., train scores with
+        ``return_train_score``), one row per finished trial of the study (in trial
+        order; trials that raised have ``error_score``), plus ``trial_number``.
+        Pruned trials are not rows (they have no score on every fold): see
+        ``study_`` and ``n_pruned_trials_``.
+    best_estimator_ : estimator
+        The estimator refitted with the best parameters (``refit``).
+    best_score_ : float
+        Mean cross-validated score of the best trial.
+    best_params_ : dict
+        Parameters of the best trial, as ``set_params`` takes them.
+    best_index_ : int
+        Row of the best trial in ``cv_results_``.
+    scorer_ : callable or dict
+        The scorer(s) used.
+    n_splits_ : int
+        Number of cross-validation splits.
+    refit_time_ : float
+        Seconds taken by the refit.
+    multimetric_ : bool
+        Whether several metrics were scored.
+    study_ : optuna.study.Study
+        The study: Optuna's plots and optuna-dashboard work on it.
+    n_trials_ : int
+        Rows of ``cv_results_``.
+    n_pruned_trials_ : int
+        Trials the pruner stopped.
+    n_epochs_ : int
+        Epochs run over all folds of this call's pruned-path trials.
+    classes_ : ndarray
+        Class labels of ``best_estimator_`` (classifiers).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    default_search_space : The default spaces of sknn estimators.
+    sklearn.model_selection.RandomizedSearchCV : Random search.
+
+    Examples
+    --------
+    >>> from optuna.distributions import FloatDistribution
+    >>> from sklearn.datasets import load_iris
+    >>> from sknn import MLPClassifier
+    >>> from sknn.model_selection import OptunaSearchCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = OptunaSearchCV(
+    ...     MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0),
+    ...     {"learning_rate_init": FloatDistribution(1e-3, 1e-1, log=True)},
+    ...     n_trials=3, cv=3, random_state=0,
+    ... ).fit(X, y)
+    >>> len(search.cv_results_["params"]), sorted(search.best_params_)
+    (3, ['learning_rate_init'])
+    """
+
+    _parameter_constraints: dict = {
+        **{
+            k: v
+            for k, v in BaseSearchCV._parameter_constraints.items()
+            if k != "pre_dispatch"
+        },
+        "param_distributions": [dict, None],
+        "n_trials": [Interval(Integral, 1, None, closed="left"), None],
+        "timeout": [Interval(Real, 0, None, closed="neither"), None],
+        "sampler": [optuna.samplers.BaseSampler, None],
+        "pruner": [optuna.pruners.BasePruner, None],
+        "pruning": ["boolean"],
+        "random_state": ["random_state"],
+        "storage": [str, os.PathLike, BaseStorage, None],
+        "study_name": [str, None],
+        "load_if_exists": ["boolean"],
+        "heartbeat_interval": [Interval(Integral, 1, None, closed="left")],
+        "grace_period": [Interval(Integral, 1, None, closed="left"), None],
+        "max_retry": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions: dict[str, BaseDistribution] | None = None,
+        *,
+        n_trials: int | None = 10,
+        timeout: float | None = None,
+        sampler: optuna.samplers.BaseSampler | None = None,
+        pruner: optuna.pruners.BasePruner | None = None,
+        pruning: bool = True,
+        cv=None,
+        scoring=None,
+        refit=True,
+        n_jobs: int | None = None,
+        random_state=None,
+        error_score=np.nan,
+        return_train_score: bool = False,
+        verbose: int = 0,
+        storage: str | BaseStorage | None = None,
+        study_name: str | None = None,
+        load_if_exists: bool = False,
+        heartbeat_interval: int = 60,
+        grace_period: int | None = None,
+        max_retry: int | None = 3,
+    ):
+        self.estimator = estimator
+        self.param_distributions = param_distributions
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.sampler = sampler
+        self.pruner = pruner
+        self.pruning = pruning
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+        self.verbose = verbose
+        self.storage = storage
+        self.study_name = study_name
+        self.load_if_exists = load_if_exists
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.max_retry = max_retry
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, **params):
+        """Run the trials, then refit the best parameters on the whole data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets.
+        **params : dict
+            Fit parameters of the estimator (``sample_weight``, sliced per fold),
+            of the scorer, and ``groups`` for the splitter.
+
+        Returns
+        -------
+        self : OptunaSearchCV
+            The fitted search.
+        """
+        self._validate_params()
+        if self.n_trials is None and self.timeout is None:
+            raise ValueError("Set n_trials or timeout (or both); both are None.")
+        scorers, refit_metric = self._get_scorers()
+        X, y = indexable(X, y)
+        params = _check_method_params(X, params=params)
+        routed = self._get_routed_params_for_fit(params)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        splits = list(cv.split(X, y, **routed.splitter.split))
+        self.n_splits_ = len(splits)
+        base = clone(self.estimator)
+        space = self._check_space(base)
+        fit_params = routed.estimator.fit
+        names = (
+            list(scorers._scorers) if isinstance(scorers, _MultimetricScorer) else None
+        )
+        ctx = SimpleNamespace(
+            X=X,
+            y=y,
+            base=base,
+            space=space,
+            splits=splits,
+            scorers=scorers,
+            names=names,
+            objective=refit_metric if names else "score",
+            fit_params=fit_params,
+            score_params=routed.scorer.score,
+            prune=self.pruning and supports_pruning(base, fit_params),
+            epochs=[],
+        )
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        n_workers = max(1, effective_n_jobs(self.n_jobs))
+        optuna_logger = optuna.logging.get_logger("optuna")
+        level = optuna_logger.level
+        if self.verbose < 2:
+            optuna.logging.set_verbosity(logging.WARNING)
+        try:
+            study = self._make_study()
+            self.study_ = study
+            with tqdm(
+                total=self.n_trials, disable=not self.verbose, desc="trials"
+            ) as bar:
+                Parallel(n_jobs=n_workers, backend="threading")(
+                    delayed(self._work)(study, ctx, deadline, bar)
+                    for _ in range(n_workers)
+                )
+        finally:
+            optuna_logger.setLevel(level)
+        self.n_epochs_ = int(sum(ctx.epochs))
+        self._set_results(study, ctx, refit_metric)
+        if self.refit:
+            self.best_estimator_ = clone(base).set_params(
+                **clone(self.best_params_, safe=False)
+            )
+            tic = time.perf_counter()
+            if y is not None:
+                self.best_estimator_.fit(X, y, **fit_params)
+            else:
+                self.best_estimator_.fit(X, **fit_params)
+            self.refit_time_ = time.perf_counter() - tic
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        self.scorer_ = (
+            scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
+        )
+        return self
+
+    # ------------------------------------------------------------------ checks
+    def _check_space(self, base: BaseEstimator) -> dict[str, BaseDistribution]:
+        """The search space, checked against the estimator before any trial."""
+        if self.param_distributions is None:
+            space = default_search_space(base)
+        else:
+            space = dict(self.param_distributions)
+        if not space:
+            raise ValueError("param_distributions is empty: there is nothing to tune.")
+        valid = base.get_params(deep=True)
+        for name, dist in space.items():
+            if not isinstance(dist, BaseDistribution):
+                raise ValueError(
+                    f"param_distributions[{name!r}] must be an Optuna distribution "
+                    f"(optuna.distributions.*), got {type(dist).__name__}."
+                )
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator "
+                    f"{type(base).__name__}. Valid parameters are: {sorted(valid)!r}."
+                )
+            for value in _extremes(dist):
+                _check_value(base, name, dist, value)
+        return space
+
+    def _open_storage(self) -> BaseStorage | None:
+        storage = self.storage
+        if storage is None or isinstance(storage, BaseStorage):
+            return storage
+        storage = os.fspath(storage)
+        try:
+            if "://" in storage:
+                return optuna.storages.RDBStorage(
+                    storage,
+                    heartbeat_interval=self.heartbeat_interval,
+                    grace_period=self.grace_period,
+                    heartbeat_stale_trial_callback=(
+                        optuna.storages.RetryHeartbeatStaleTrialCallback(
+                            max_retry=self.max_retry
+                        )
+                    ),
+                )
+            folder = os.path.dirname(os.path.abspath(storage))
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(f"no folder {folder!r}")
+            return optuna.storages.JournalStorage(
+                optuna.storages.journal.JournalFileBackend(storage)
+            )
+        except Exception as exc:
+            raise ValueError(
+                f"Cannot open the Optuna storage {storage!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _make_study(self) -> optuna.Study:
+        storage = self._open_storage()
+        sampler = copy.deepcopy(self.sampler)
+        if sampler is None:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            if storage is not None:
+                seed = (seed + os.getpid()) % (2**31 - 1)
+            sampler = optuna.samplers.TPESampler(seed=seed)
+        pruner = copy.deepcopy(self.pruner)
+        if pruner is None:
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                study_name=self.study_name,
+                direction="maximize",
+                load_if_exists=self.load_if_exists,
+            )
+        except optuna.exceptions.DuplicatedStudyError as exc:
+            raise ValueError(
+                f"The storage already holds a study named {self.study_name!r}; pass "
+                "load_if_exists=True to join it."
+            ) from exc
+        if study._is_multi_objective() or (
+            study.direction != optuna.study.StudyDirection.MAXIMIZE
+        ):
+            raise ValueError(
+                f"The study {study.study_name!r} has direction(s) "
+                f"{[d.name for d in study.directions]}; OptunaSearchCV maximises a "
+                "score (scikit-learn scorers are greater-is-better), so it needs a "
+                "single-objective study with direction 'maximize'."
+            )
+        return study
+
+    # ------------------------------------------------------------------ workers
+    def _work(self, study: optuna.Study, ctx, deadline, bar) -> None:
+        """One worker: run trials until the study holds ``n_trials`` finished ones."""
+        heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
+        while deadline is None or time.monotonic() < deadline:
+            if heartbeat:
+                with warnings.catch_warnings():
+                    warnings.simplefilter(
+                        "ignore", optuna.exceptions.ExperimentalWarning
+                    )
+                    optuna.storages.fail_stale_trials(study)
+            if self.n_trials is not None:
+                trials = study.get_trials(deepcopy=False)
+                done = sum(_is_done(t) for t in trials)
+                if done >= self.n_trials:
+                    return
+                running = sum(t.state == TrialState.RUNNING for t in trials)
+                waiting = sum(t.state == TrialState.WAITING for t in trials)
+                if not waiting and done + running >= self.n_trials:
+                    # Others hold the last trials; wait in case a worker dies.
+                    time.sleep(_POLL_S)
+                    continue
+            trial = study.ask(ctx.space)
+            if self.n_trials is not None and self._is_surplus(study, trial):
+                trial.set_user_attr(SURPLUS_ATTR, True)
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            with optuna.storages._heartbeat.get_heartbeat_thread(
+                trial._trial_id, study._storage
+            ):
+                self._run_trial(study, trial, ctx)
+            bar.update()
+
+    def _is_surplus(self, study: optuna.Study, trial: optuna.Trial) -> bool:
+        """Whether ``n_trials`` trials numbered below ``trial`` are live or finished.
+
+        Trial numbers are given out atomically by the storage, so of two workers
+        racing for the last slot exactly one keeps its trial.
+        """
+        live = sum(
+            t.number < trial.number and (_is_done(t) or t.state == TrialState.RUNNING)
+            for t in study.get_trials(deepcopy=False)
+        )
+        return live >= self.n_trials
+
+    def _run_trial(self, study: optuna.Study, trial: optuna.Trial, ctx) -> None:
+        params = decode_params(trial.params)
+        estimator = clone(ctx.base).set_params(**params)
+        try:
+            if ctx.prune:
+                outs, epochs = cross_validate_pruned(
+                    estimator,
+                    ctx.X,
+                    ctx.y,
+                    ctx.splits,
+                    trial,
+                    scorer=ctx.scorers,
+                    fit_params=ctx.fit_params,
+                    score_params=ctx.score_params,
+                    return_train_score=self.return_train_score,
+                    error_score=self.error_score,
+                )
+                ctx.epochs.append(epochs)
+            else:
+                outs = [
+                    _fit_and_score(
+                        clone(estimator),
+                        ctx.X,
+                        ctx.y,
+                        scorer=ctx.scorers,
+                        train=train,
+                        test=test,
+                        verbose=0,
+                        parameters=None,
+                        fit_params=ctx.fit_params,
+                        score_params=ctx.score_params,
+                        return_train_score=self.return_train_score,
+                        return_n_test_samples=True,
+                        return_times=True,
+                        error_score=self.error_score,
+                    )
+                    for train, test in ctx.splits
+                ]
+            record = to_record(outs, ctx.names)
+            trial.set_user_attr(CV_ATTR, record)
+            value = float(np.mean(record["test"][self._objective_key(record, ctx)]))
+        except optuna.TrialPruned:
+            ctx.epochs.append(trial.user_attrs.get(EPOCHS_ATTR, 0))
+            study.tell(trial, state=TrialState.PRUNED)
+            return
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        if any(e is not None for e in record["fit_error"]):
+            warnings.warn(
+                f"Trial {trial.number} failed to fit on "
+                f"{sum(e is not None for e in record['fit_error'])} fold(s); its "
+                f"score is error_score={self.error_score}.",
+                FitFailedWarning,
+                stacklevel=2,
+            )
+        if np.isfinite(value):
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=TrialState.FAIL)
+
+    def _objective_key(self, record: dict, ctx) -> str:
+        if list(record["test"]) == ["score"] and ctx.names is None:
+            return "score"
+        if isinstance(self.refit, str) and self.refit in record["test"]:
+            return self.refit
+        raise ValueError(
+            "With several metrics, refit must name the one to optimise (one of "
+            f"{sorted(record['test'])}); got refit={self.refit!r}."
+        )
+
+    # ------------------------------------------------------------------ results
+    def _set_results(self, study: optuna.Study, ctx, refit_metric) -> None:
+        trials = sorted(
+            (t for t in study.get_trials(deepcopy=False) if CV_ATTR in t.user_attrs),
+            key=lambda t: t.number,
+        )
+        self.n_pruned_trials_ = sum(
+            t.state == TrialState.PRUNED for t in study.get_trials(deepcopy=False)
+        )
+        if not trials:
+            raise ValueError(
+                f"No trial finished on every fold (pruned: {self.n_pruned_trials_}); "
+                "raise n_trials or timeout, or relax the pruner."
+            )
+        outs = []
+        for t in trials:
+            outs.extend(from_record(t.user_attrs[CV_ATTR], self.n_splits_, t.number))
+        _warn_or_raise_about_fit_failures(outs, self.error_score)
+        params = [decode_params(t.params) for t in trials]
+        results = self._format_results(
+            params,
+            self.n_splits_,
+            outs,
+            {"trial_number": [t.number for t in trials]},
+        )
+        self.multimetric_ = list(trials[0].user_attrs[CV_ATTR]["test"]) != ["score"]
+        if self.multimetric_ and callable(self.scoring):
+            self._check_refit_for_multimetric(trials[0].user_attrs[CV_ATTR]["test"])
+            refit_metric = self.refit
+        if self.refit or not self.multimetric_:
+            self.best_index_ = int(
+                self._select_best_index(self.refit, refit_metric, results)
+            )
+            if not callable(self.refit):
+                self.best_score_ = float(
+                    results[f"mean_test_{refit_metric}"][self.best_index_]
+                )
+            self.best_params_ = results["params"][self.best_index_]
+        self.n_trials_ = len(trials)
+        self.cv_results_ = results
+
+
+def _is_done(trial) -> bool:
+    """Finished for the budget: completed, pruned, or failed with ``error_score``."""
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and CV_ATTR in trial.user_attrs
+    )
+
+
+def _extremes(dist: BaseDistribution) -> list[Any]:
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    return [dist.low, dist.high]
+
+
+def _check_value(base: BaseEstimator, name: str, dist, value) -> None:
+    """Raise if ``value`` (a point of ``dist``) is not a valid ``name`` parameter."""
+    est = clone(base).set_params(**decode_params({name: value}))
+    targets = [est, *(v for v in est.get_params(deep=True).values())]
+    for target in targets:
+        if isinstance(target, BaseEstimator) and hasattr(target, "_validate_params"):
+            try:
+                target._validate_params()
+            except ValueError as exc:
+                raise ValueError(
+                    f"The distribution {dist} of {name!r} cannot apply: its value "
+                    f"{value!r} is rejected by {type(target).__name__}: {exc}"
+                ) from exc

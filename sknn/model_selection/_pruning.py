@@ -1,0 +1,225 @@
+"""Epoch-level pruning of cross-validated sknn fits, without ``partial_fit``.
+
+Each fold trains with :meth:`sknn.base.BaseNeuralNet._fit_steps`, a generator that
+runs one epoch per step; the folds advance in lockstep, the trial receives the mean
+fold validation score after every epoch, and Optuna's pruner decides whether to go
+on. Every fold trains on its training rows only and is scored on its test rows only.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import warnings
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn.base import clone
+from sklearn.model_selection._validation import _score
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _check_method_params
+
+from sknn.base import BaseNeuralNet
+
+_FINAL_FIT_PARAMS = {"sample_weight"}
+EPOCHS_ATTR = "sknn:epochs"
+
+
+def _split_pipeline(estimator) -> tuple[Any, BaseNeuralNet, str]:
+    """``(head, final, final_name)``: head is a Pipeline of the preceding steps or None."""
+    if hasattr(estimator, "named_steps"):
+        name, final = estimator.steps[-1]
+        head = estimator[:-1] if len(estimator.steps) > 1 else None
+        return head, final, name
+    return None, estimator, ""
+
+
+def supports_pruning(estimator, fit_params: dict) -> bool:
+    """Whether ``estimator`` (or a Pipeline's last step) can be fitted epoch by epoch."""
+    _, final, name = _split_pipeline(estimator)
+    if not isinstance(final, BaseNeuralNet) or getattr(final, "warm_start", False):
+        return False
+    prefix = f"{name}__" if name else ""
+    final_params = {
+        k[len(prefix) :] for k in fit_params if not prefix or k.startswith(prefix)
+    }
+    return final_params <= _FINAL_FIT_PARAMS
+
+
+def _route(estimator, fit_params: dict) -> tuple[dict, dict]:
+    """Split fit params into (head step params, final step params)."""
+    _, _, name = _split_pipeline(estimator)
+    if not name:
+        return {}, dict(fit_params)
+    prefix = f"{name}__"
+    head = {k: v for k, v in fit_params.items() if not k.startswith(prefix)}
+    final = {k[len(prefix) :]: v for k, v in fit_params.items() if k.startswith(prefix)}
+    return head, final
+
+
+class _Fold:
+    """One fold's training: the fitted head, the epoch generator, the timings."""
+
+    def __init__(self, estimator, X, y, train, test, fit_params):
+        self.estimator = estimator
+        self.train, self.test = train, test
+        self.fit_time = 0.0
+        self.last_score = np.nan
+        self.epochs = 0
+        tic = time.perf_counter()
+        head, final, self.final_name = _split_pipeline(estimator)
+        self.head, self.final = head, final
+        params = _check_method_params(X, params=fit_params, indices=train)
+        head_params, final_params = _route(estimator, params)
+        X_tr, y_tr = _safe_indexing(X, train), _safe_indexing(y, train)
+        X_te, y_te = _safe_indexing(X, test), _safe_indexing(y, test)
+        if head is not None:
+            X_tr = head.fit_transform(X_tr, y_tr, **head_params)
+            X_te = head.transform(X_te)
+        # With early_stopping the estimator validates on a split of its own training
+        # rows (the test rows must not choose its epoch); otherwise on the fold's
+        # test rows.
+        eval_set = None if final.early_stopping else (X_te, y_te)
+        self.steps = final._fit_steps(
+            X_tr,
+            y_tr,
+            sample_weight=final_params.get("sample_weight"),
+            eval_set=eval_set,
+        )
+        self.running = True
+        self.fit_time += time.perf_counter() - tic
+
+    def step(self) -> None:
+        tic = time.perf_counter()
+        try:
+            record = next(self.steps)
+        except StopIteration:
+            self.running = False
+        else:
+            self.epochs += 1
+            self.last_score = float(record.get("valid_score", np.nan))
+        self.fit_time += time.perf_counter() - tic
+
+    def close(self) -> None:
+        tic = time.perf_counter()
+        self.steps.close()
+        self.running = False
+        self.fit_time += time.perf_counter() - tic
+
+
+def cross_validate_pruned(
+    estimator,
+    X,
+    y,
+    splits,
+    trial: optuna.trial.BaseTrial,
+    *,
+    scorer,
+    fit_params: dict,
+    score_params: dict,
+    return_train_score: bool,
+    error_score,
+) -> tuple[list[dict], int]:
+    """Fit ``estimator`` on every fold epoch by epoch, reporting to ``trial``.
+
+    Returns the per-fold result dicts of :func:`sklearn.model_selection._validation.
+    _fit_and_score` (``test_scores``, ``fit_time``, ...) and the number of epochs
+    run over all folds; raises :class:`optuna.TrialPruned` when the pruner says so.
+    A fit that raises is recorded with ``error_score`` on every fold (or re-raised
+    with ``error_score="raise"``).
+    """
+    folds: list[_Fold] = []
+    try:
+        for train, test in splits:
+            folds.append(_Fold(clone(estimator), X, y, train, test, fit_params))
+        step = 0
+        while any(f.running for f in folds):
+            for fold in folds:
+                if fold.running:
+                    fold.step()
+            trial.report(float(np.nanmean([f.last_score for f in folds])), step)
+            step += 1
+            if trial.should_prune():
+                trial.set_user_attr(EPOCHS_ATTR, sum(f.epochs for f in folds))
+                for fold in folds:
+                    fold.close()
+                raise optuna.TrialPruned(f"pruned after {step} epochs")
+    except optuna.TrialPruned:
+        raise
+    except Exception:
+        for fold in folds:
+            fold.close()
+        if error_score == "raise":
+            raise
+        return _failed(splits, traceback.format_exc(), error_score), sum(
+            f.epochs for f in folds
+        )
+    finally:
+        for fold in folds:
+            if fold.running:
+                fold.close()
+    outs = []
+    for fold in folds:
+        _finish(fold)
+        outs.append(
+            _score_fold(
+                fold, X, y, scorer, score_params, return_train_score, error_score
+            )
+        )
+    return outs, sum(f.epochs for f in folds)
+
+
+def _finish(fold: _Fold) -> None:
+    if fold.head is not None:
+        fold.estimator.steps = [*fold.head.steps, (fold.final_name, fold.final)]
+
+
+def _score_fold(fold, X, y, scorer, score_params, return_train_score, error_score):
+    params = _check_method_params(X, params=score_params, indices=fold.test)
+    tic = time.perf_counter()
+    out = {
+        "test_scores": _score(
+            fold.estimator,
+            _safe_indexing(X, fold.test),
+            _safe_indexing(y, fold.test),
+            scorer,
+            params,
+            error_score,
+        ),
+        "fit_time": fold.fit_time,
+        "n_test_samples": len(fold.test),
+        "fit_error": None,
+    }
+    out["score_time"] = time.perf_counter() - tic
+    if return_train_score:
+        params = _check_method_params(X, params=score_params, indices=fold.train)
+        out["train_scores"] = _score(
+            fold.estimator,
+            _safe_indexing(X, fold.train),
+            _safe_indexing(y, fold.train),
+            scorer,
+            params,
+            error_score,
+        )
+    return out
+
+
+def _failed(splits, message: str, error_score) -> list[dict]:
+    warnings.warn(
+        "A trial's fit failed; its score on every fold is set to "
+        f"{error_score}. Details:\n{message}",
+        UserWarning,
+        stacklevel=3,
+    )
+    return [
+        {
+            "test_scores": error_score,
+            "train_scores": error_score,
+            "fit_time": 0.0,
+            "score_time": 0.0,
+            "n_test_samples": len(test),
+            "fit_error": message,
+        }
+        for _, test in splits
+    ]

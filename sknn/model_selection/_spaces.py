@@ -1,0 +1,204 @@
+"""Default Optuna search spaces for sknn estimators, and the tuple encoding they use.
+
+Optuna stores categorical choices as JSON primitives (``None``, ``bool``, ``int``,
+``float``, ``str``), so a choice of layer sizes is written as the string form of a
+tuple, ``"(128, 64)"``; :func:`decode_params` turns it back into ``(128, 64)`` before
+it reaches the estimator, so ``best_params_`` always holds valid estimator parameters.
+
+To give a new estimator family a default space, add an entry to ``_ARCHITECTURE``
+(estimator class name -> function returning its architecture distributions); the
+training parameters shared by every sknn estimator (learning rate, weight decay,
+batch size, dropout) come from :func:`_training_space`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from sklearn.base import BaseEstimator
+
+__all__ = ["decode_params", "default_search_space"]
+
+_INT_TUPLE = re.compile(r"^\(\s*\d+\s*(,\s*\d+\s*)*,?\s*\)$")
+
+MLP_LAYER_CHOICES = (
+    "(32,)",
+    "(64,)",
+    "(128,)",
+    "(256,)",
+    "(64, 64)",
+    "(128, 64)",
+    "(128, 128)",
+    "(256, 128)",
+)
+
+
+def decode_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn Optuna-stored values into estimator parameters.
+
+    A string that spells a tuple of non-negative integers, such as ``"(128, 64)"``,
+    becomes that tuple (Optuna cannot store tuples as categorical choices); every
+    other value is returned unchanged.
+
+    Parameters
+    ----------
+    params : mapping of str to object
+        Parameter values as Optuna sampled them (``trial.params``).
+
+    Returns
+    -------
+    params : dict
+        The same parameters, ready for ``estimator.set_params``.
+
+    Examples
+    --------
+    >>> from sknn.model_selection import decode_params
+    >>> decode_params({"hidden_layer_sizes": "(128, 64)", "alpha": 0.01})
+    {'hidden_layer_sizes': (128, 64), 'alpha': 0.01}
+    """
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, str) and _INT_TUPLE.match(value):
+            value = tuple(int(v) for v in ast.literal_eval(value))
+        out[name] = value
+    return out
+
+
+def _training_space(params: Mapping[str, Any]) -> dict[str, BaseDistribution]:
+    """Optimiser and regularisation parameters shared by every sknn estimator."""
+    space: dict[str, BaseDistribution] = {
+        "learning_rate_init": FloatDistribution(1e-4, 1e-1, log=True),
+        "alpha": FloatDistribution(1e-6, 1e-1, log=True),
+        "batch_size": CategoricalDistribution([32, 64, 128, 256]),
+    }
+    if "dropout" in params:
+        space["dropout"] = FloatDistribution(0.0, 0.5)
+    return space
+
+
+def _mlp_space(params: Mapping[str, Any]) -> dict[str, BaseDistribution]:
+    return {
+        "hidden_layer_sizes": CategoricalDistribution(list(MLP_LAYER_CHOICES)),
+        "activation": CategoricalDistribution(["relu", "tanh", "gelu"]),
+    }
+
+
+def _cnn_space(params: Mapping[str, Any]) -> dict[str, BaseDistribution]:
+    space: dict[str, BaseDistribution] = {}
+    if "channels" in params:
+        space["channels"] = CategoricalDistribution(
+            ["(16,)", "(32,)", "(16, 32)", "(32, 64)"]
+        )
+    if "kernel_size" in params:
+        space["kernel_size"] = CategoricalDistribution([3, 5])
+    return space
+
+
+def _rnn_space(params: Mapping[str, Any]) -> dict[str, BaseDistribution]:
+    space: dict[str, BaseDistribution] = {}
+    if "hidden_size" in params:
+        space["hidden_size"] = IntDistribution(16, 256, log=True)
+    if "num_layers" in params:
+        space["num_layers"] = IntDistribution(1, 3)
+    if "cell" in params:
+        space["cell"] = CategoricalDistribution(["lstm", "gru"])
+    return space
+
+
+# Estimator class name -> architecture distributions (training ones are added to all).
+_ARCHITECTURE: dict[str, Callable[[Mapping[str, Any]], dict[str, BaseDistribution]]] = {
+    "MLPClassifier": _mlp_space,
+    "MLPRegressor": _mlp_space,
+    "CNNClassifier": _cnn_space,
+    "CNNRegressor": _cnn_space,
+    "RNNClassifier": _rnn_space,
+    "RNNRegressor": _rnn_space,
+    "NeuralNetClassifier": lambda params: {},
+    "NeuralNetRegressor": lambda params: {},
+}
+
+
+def _final_step(estimator: BaseEstimator) -> tuple[str, BaseEstimator]:
+    """The estimator whose space applies and the parameter prefix that reaches it."""
+    steps = getattr(estimator, "steps", None)
+    if steps and hasattr(estimator, "named_steps"):
+        name, last = steps[-1]
+        prefix, inner = _final_step(last)
+        return f"{name}__{prefix}", inner
+    return "", estimator
+
+
+def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution]:
+    """The documented default Optuna search space of an sknn estimator.
+
+    The space is chosen by the type of ``estimator`` (or of the last step of a
+    :class:`~sklearn.pipeline.Pipeline`, with its ``step__`` prefix):
+
+    Every sknn estimator
+        ``learning_rate_init``: log-uniform in [1e-4, 1e-1];
+        ``alpha`` (L2 weight decay): log-uniform in [1e-6, 1e-1];
+        ``batch_size``: one of 32, 64, 128, 256;
+        ``dropout`` (where the estimator has it): uniform in [0, 0.5].
+    MLPClassifier, MLPRegressor
+        ``hidden_layer_sizes``: one of (32,), (64,), (128,), (256,), (64, 64),
+        (128, 64), (128, 128), (256, 128) (stored in the study as strings such as
+        ``"(128, 64)"``, see :func:`decode_params`);
+        ``activation``: one of "relu", "tanh", "gelu".
+    CNNClassifier, CNNRegressor
+        ``channels``: one of (16,), (32,), (16, 32), (32, 64);
+        ``kernel_size``: 3 or 5 (each where the estimator has the parameter).
+    RNNClassifier, RNNRegressor
+        ``hidden_size``: log-uniform integer in [16, 256]; ``num_layers``: 1 to 3;
+        ``cell``: "lstm" or "gru" (each where the estimator has the parameter).
+
+    The number of epochs (``max_iter``) is not searched: it is the budget that
+    pruning cuts short.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        An sknn estimator, or a Pipeline ending in one.
+
+    Returns
+    -------
+    space : dict of str to optuna.distributions.BaseDistribution
+        Parameter names (as ``set_params`` takes them) and their distributions.
+
+    Raises
+    ------
+    ValueError
+        If there is no default space for this estimator type.
+
+    Examples
+    --------
+    >>> from sknn import MLPClassifier
+    >>> from sknn.model_selection import default_search_space
+    >>> sorted(default_search_space(MLPClassifier()))
+    ['activation', 'alpha', 'batch_size', 'dropout', 'hidden_layer_sizes', 'learning_rate_init']
+    """
+    prefix, final = _final_step(estimator)
+    from sknn.base import BaseNeuralNet
+
+    arch = None
+    if isinstance(final, BaseNeuralNet):
+        for cls in type(final).__mro__:
+            arch = _ARCHITECTURE.get(cls.__name__)
+            if arch is not None:
+                break
+    if arch is None:
+        raise ValueError(
+            f"There is no default search space for {type(final).__name__}; pass "
+            "param_distributions, a dict of parameter names to Optuna distributions."
+        )
+    params = final.get_params(deep=False)
+    space = {**arch(params), **_training_space(params)}
+    return {prefix + name: dist for name, dist in space.items()}
