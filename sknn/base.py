@@ -76,6 +76,7 @@ class BaseNeuralNet(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "dtype": [StrOptions({"float32", "float64"})],
         "callbacks": [list, tuple, None],
     }
 
@@ -118,6 +119,14 @@ class BaseNeuralNet(BaseEstimator):
                     f"callbacks must be sknn.callbacks.Callback instances; got "
                     f"{type(cb).__name__}."
                 )
+
+    def _torch_dtype(self) -> torch.dtype:
+        """Floating dtype of the weights and inputs (``dtype`` parameter)."""
+        return (
+            torch.float64
+            if getattr(self, "dtype", "float32") == "float64"
+            else (torch.float32)
+        )
 
     def _printer(self):
         return print if self.verbose else None
@@ -204,6 +213,10 @@ class BaseNeuralNet(BaseEstimator):
     ) -> SimpleNamespace:
         """Validate, encode, build (or keep) the module and assemble the Trainer."""
         self._check_params_extra()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         keep = hasattr(self, "module_") and (incremental or self.warm_start)
         X, y = self._validate_inputs(X, y=y, reset=not keep)
         y = self._prepare_y_array(y)
@@ -224,7 +237,9 @@ class BaseNeuralNet(BaseEstimator):
             self._meta_ = self._meta(X)
             self._meta_.update(n_outputs=self._n_net_outputs())
             with torch_seed(seed, device):
-                self.module_ = self._build_module(dict(self._meta_)).to(device)
+                self.module_ = self._build_module(dict(self._meta_)).to(
+                    device=device, dtype=self._torch_dtype()
+                )
             self._state = TrainState()
             self.history_ = History()
             self.optimizer_ = None
@@ -237,14 +252,20 @@ class BaseNeuralNet(BaseEstimator):
         needs_valid = not incremental and (
             self.early_stopping or any(cb.requires_validation for cb in callbacks)
         )
-        data = TensorData(X, y_enc, sample_weight, device, y_dtype=self._target_dtype())
+        fdtype = self._torch_dtype()
+        ydtype = self._target_dtype() or fdtype
+        data = TensorData(
+            X, y_enc, sample_weight, device, y_dtype=ydtype, x_dtype=fdtype
+        )
         valid = None
         if eval_set is not None:
             X_val, y_val = self._validate_inputs(
                 eval_set[0], y=eval_set[1], reset=False
             )
             y_val = self._encoder_transform(self._prepare_y_array(y_val))
-            valid = TensorData(X_val, y_val, None, device, y_dtype=self._target_dtype())
+            valid = TensorData(
+                X_val, y_val, None, device, y_dtype=ydtype, x_dtype=fdtype
+            )
         elif needs_valid:
             tr_idx, va_idx = validation_split(
                 X.shape[0],
@@ -256,9 +277,13 @@ class BaseNeuralNet(BaseEstimator):
 
         batch_size = self._batch_size(data.n_samples)
         lbfgs = self.solver == "lbfgs"
-        wd = 0.0 if lbfgs else self.alpha / batch_size
+        # scikit-learn's L2 term is 0.5 * alpha * ||W||^2 / (sum of batch weights): with
+        # unit weights that is the optimiser's weight decay alpha / batch_size (fused,
+        # free); with sample weights it goes into each batch loss.
+        penalty_in_loss = sample_weight is not None and not lbfgs and self.alpha > 0
+        wd = 0.0 if (lbfgs or penalty_in_loss) else self.alpha / batch_size
         if self.solver == "adamw":
-            wd = self.alpha
+            wd, penalty_in_loss = self.alpha, False
         if incremental and getattr(self, "optimizer_", None) is not None:
             optimizer = self.optimizer_
         else:
@@ -290,6 +315,7 @@ class BaseNeuralNet(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             monitor=monitor,
             full_batch=lbfgs,
+            penalty_in_loss=penalty_in_loss,
         )
         loss_fn, score_fn = self._loss_and_score()
         generator = torch.Generator().manual_seed(seed + 1)
@@ -381,7 +407,9 @@ class BaseNeuralNet(BaseEstimator):
         """Validate ``X`` and return the raw network output (device tensor)."""
         check_is_fitted(self, "module_")
         X, _ = self._validate_inputs(X, reset=False)
-        data = TensorData(X, None, None, torch.device(self.device_))
+        data = TensorData(
+            X, None, None, torch.device(self.device_), x_dtype=self._torch_dtype()
+        )
         return predict_batched(self.module_, data)
 
     # ------------------------------------------------------------------ persistence

@@ -2,11 +2,17 @@
 
 A new estimator is added to ``ESTIMATORS`` the day it exists. There is no list of
 expected failures: every check passes.
+
+Like scikit-learn does for its own MLP (``PER_ESTIMATOR_CHECK_PARAMS`` in
+``sklearn/utils/_test_common/instance_generator.py``), a few checks run with adjusted
+parameters, listed in ``CHECK_PARAMS`` with the reason. They are configurations the
+estimator supports, not skips.
 """
 
 from __future__ import annotations
 
 import pytest
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknn import MLPClassifier, MLPRegressor
@@ -18,9 +24,25 @@ ESTIMATORS = [
     MLPRegressor(**FAST, learning_rate_init=0.01),
 ]
 
+# The sample-weight equivalence checks compare a weighted fit with a fit on repeated
+# rows at rtol=1e-7: float32 arithmetic sums in a different order in the two fits and
+# cannot meet that, float64 (the precision scikit-learn's MLP trains in) does.
+CHECK_PARAMS = {
+    "check_sample_weight_equivalence_on_dense_data": {"dtype": "float64"},
+    "check_sample_weight_equivalence_on_sparse_data": {"dtype": "float64"},
+}
+
+
+def _check_name(check) -> str:
+    func = getattr(check, "func", check)
+    return getattr(func, "__name__", str(func))
+
 
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
+    params = CHECK_PARAMS.get(_check_name(check), {})
+    if params and set(params) <= set(estimator.get_params()):
+        estimator = clone(estimator).set_params(**params)
     check(estimator)
 
 

@@ -127,10 +127,8 @@ class RegressionTargetScaler(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, y) -> np.ndarray:
-        """Scale ``y`` (2-D) to float32."""
-        return ((np.asarray(y, dtype=np.float64) - self.mean_) / self.scale_).astype(
-            np.float32
-        )
+        """Scale ``y`` (2-D); float64 out (the engine casts to its dtype)."""
+        return (np.asarray(y, dtype=np.float64) - self.mean_) / self.scale_
 
     def inverse_transform(self, y) -> np.ndarray:
         """Undo :meth:`transform` (float64 out)."""

@@ -69,7 +69,7 @@ class NeuralNetClassifierMixin(ClassifierMixin):
     def _target_dtype(self):
         if self._encoder.target_type_ == "multiclass":
             return torch.long
-        return torch.float32
+        return None
 
     def _stratify_labels(self, y_enc):
         return y_enc if y_enc.ndim == 1 else None
@@ -167,7 +167,7 @@ class NeuralNetClassifierMixin(ClassifierMixin):
         elif self._encoder.target_type_ == "binary":
             idx = (out[:, 0] > 0).long()
         else:
-            return (out > 0).int().cpu().numpy()
+            return (out > 0).long().cpu().numpy()
         return self._encoder.inverse_transform(idx.cpu().numpy())
 
     def __sklearn_tags__(self):

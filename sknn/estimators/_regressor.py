@@ -54,7 +54,7 @@ class NeuralNetRegressorMixin(RegressorMixin):
         return self.n_outputs_
 
     def _target_dtype(self):
-        return torch.float32
+        return None
 
     def _stratify_labels(self, y_enc):
         return None

@@ -76,6 +76,10 @@ _COMMON_DOC = """
         Batch normalisation before each hidden activation.
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    dtype : {"float32", "float64"}, default="float32"
+        Floating precision of the weights and of the data on the device (inputs of
+        any numeric dtype are accepted and converted). ``"float64"`` matches
+        scikit-learn's arithmetic at a cost in speed.
     callbacks : list of Callback, default=None
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
 """
@@ -245,6 +249,7 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         batch_norm: bool = False,
         class_weight: dict | str | None = None,
         device: str | torch.device = "auto",
+        dtype: str = "float32",
         callbacks: list | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -274,6 +279,7 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.batch_norm = batch_norm
         self.class_weight = class_weight
         self.device = device
+        self.dtype = dtype
         self.callbacks = callbacks
 
 
@@ -355,6 +361,7 @@ default="squared_error"
         batch_norm: bool = False,
         scale_target: bool = True,
         device: str | torch.device = "auto",
+        dtype: str = "float32",
         callbacks: list | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -385,4 +392,5 @@ default="squared_error"
         self.batch_norm = batch_norm
         self.scale_target = scale_target
         self.device = device
+        self.dtype = dtype
         self.callbacks = callbacks

@@ -14,7 +14,11 @@ Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor | None, torch.Tensor | None
 def _to_tensor(
     a, device: torch.device, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
-    t = torch.as_tensor(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a)
+    if isinstance(a, np.ndarray):
+        a = np.ascontiguousarray(a)
+        if not a.flags.writeable:  # read-only memmaps: torch needs writable memory
+            a = a.copy()
+    t = torch.as_tensor(a)
     if dtype is not None:
         t = t.to(dtype)
     return t.to(device)
@@ -66,7 +70,9 @@ class TensorData:
         self.inputs: list = []
         for x, is_sparse in zip(inputs, self.sparse):
             if is_sparse:
-                self.inputs.append(sp.csr_matrix(x, dtype=np.float32))
+                self.inputs.append(
+                    sp.csr_matrix(x, dtype=torch.empty(0, dtype=x_dtype).numpy().dtype)
+                )
             elif isinstance(x, torch.Tensor) and not torch.is_floating_point(x):
                 self.inputs.append(x.to(device))
             else:
@@ -76,7 +82,7 @@ class TensorData:
         self.w = (
             None
             if sample_weight is None
-            else _to_tensor(sample_weight, device, torch.float32)
+            else _to_tensor(sample_weight, device, x_dtype)
         )
 
     def __len__(self) -> int:

@@ -50,6 +50,10 @@ class TrainConfig:
         One optimiser step per epoch over all rows (L-BFGS).
     restore_best : bool
         With ``monitor="valid_score"``, load the best epoch's weights at the end.
+    penalty_in_loss : bool
+        Add ``penalty_fn(sum of batch weights)`` to every batch loss (scikit-learn's
+        exact L2 semantics with sample weights) instead of leaving the L2 term to the
+        optimiser's weight decay and only reporting it.
     """
 
     max_epochs: int
@@ -60,6 +64,7 @@ class TrainConfig:
     monitor: str | None = "train_loss"
     full_batch: bool = False
     restore_best: bool = True
+    penalty_in_loss: bool = False
 
 
 @dataclass
@@ -79,6 +84,9 @@ def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+_MIN_ROWS = 8
+
+
 @torch.inference_mode()
 def predict_batched(
     module: nn.Module, data: TensorData, chunk_size: int = 4096
@@ -95,8 +103,17 @@ def predict_batched(
     """
     was_training = module.training
     module.eval()
+    outs = []
     try:
-        outs = [module(*xb) for xb, _, _ in data.batches(chunk_size)]
+        for xb, _, _ in data.batches(chunk_size):
+            n = xb[0].shape[0]
+            if n < _MIN_ROWS:
+                # Tiny inputs take other BLAS kernels (GEMV) that round differently:
+                # pad by repeating the last row so a row's prediction never depends
+                # on how many rows are predicted with it.
+                reps = [x[-1:].expand(_MIN_ROWS - n, *x.shape[1:]) for x in xb]
+                xb = tuple(torch.cat([x, r]) for x, r in zip(xb, reps))
+            outs.append(module(*xb)[:n])
     finally:
         module.train(was_training)
     return torch.cat(outs) if outs else torch.empty(0)
@@ -209,16 +226,19 @@ class Trainer:
         backward_cbs = [cb for cb in self.callbacks if overrides(cb, "on_backward_end")]
         total = None
         weight_total = 0.0 if data.w is None else None
+        penalty = self.penalty_fn if self.config.penalty_in_loss else None
         for xb, yb, wb in data.batches(self.config.batch_size, gen):
             out = module(*xb)
             loss = loss_fn(out, yb, wb)
+            bw = wb.sum() if wb is not None else yb.shape[0]
+            if penalty is not None:
+                loss = loss + penalty(bw)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             for cb in backward_cbs:
                 cb.on_backward_end(self)
             opt.step()
             # Accumulate on the device: no host sync inside the epoch.
-            bw = wb.sum() if wb is not None else yb.shape[0]
             contrib = loss.detach() * bw
             total = contrib if total is None else total + contrib
             if weight_total is not None:
@@ -318,7 +338,7 @@ class Trainer:
             loss_t = self._epoch_full_batch(train)
         else:
             loss_t = self._epoch_stochastic(train)
-            if self.penalty_fn is not None:
+            if self.penalty_fn is not None and not cfg.penalty_in_loss:
                 loss_t = loss_t + self.penalty_fn(cfg.batch_size)
         values = [loss_t.detach()]
         if valid is not None:

@@ -1,0 +1,583 @@
+"""Train K networks of the same shape in one pass: stacked weights, batched updates.
+
+Cross-validation folds, seeds and hyper-parameter candidates of one architecture differ
+only in their rows, their random streams and a few scalars (learning rate, L2 penalty,
+momentum, ...). :class:`StackedTrainer` stacks the K modules' parameters along a new
+leading "model" axis, runs their forward and backward passes as one batched call
+(:func:`torch.func.functional_call` under :func:`torch.vmap`), and updates them with
+Adam / AdamW / SGD written on the stacked tensors with per-model hyper-parameters.
+
+Each model keeps what a single fit would have: its own rows, its own shuffling
+generator (the same ``torch.randperm`` draws as :class:`~sknn.training.Trainer`), its
+own batch boundaries (shorter models are padded and masked), its own loss curve,
+convergence rule, learning-rate schedule, early stopping and best weights. A model that
+stops is written back to its module and dropped from the stack; the pass ends when all
+have stopped. On CPU, a model trained here and the same model trained alone give the
+same weights up to float rounding (dropout draws from other random streams).
+
+:func:`plan_chunks` splits K into passes that fit the device's memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from sknn.training.data import TensorData
+from sknn.training.engine import Trainer, format_record
+
+#: ``torch.optim`` classes the stacked engine reproduces.
+STACKABLE_OPTIMIZERS = ("Adam", "AdamW", "SGD")
+
+
+def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
+    """Why ``trainer`` cannot join a stacked pass, or ``None`` when it can.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training import TensorData, TrainConfig, Trainer
+    >>> from sknn.training.stacked import stack_reason
+    >>> net = torch.nn.Linear(3, 1)
+    >>> opt = torch.optim.LBFGS(net.parameters())
+    >>> data = TensorData(np.ones((4, 3)), np.ones((4, 1)), None, torch.device("cpu"))
+    >>> stack_reason(Trainer(net, None, opt, TrainConfig(4, 2)), data)
+    'optimizer LBFGS'
+    """
+    name = type(trainer.optimizer).__name__
+    if name not in STACKABLE_OPTIMIZERS:
+        return f"optimizer {name}"
+    for group in trainer.optimizer.param_groups:
+        if group.get("amsgrad") or group.get("maximize") or group.get("dampening"):
+            return "optimizer options (amsgrad / maximize / dampening)"
+    if trainer.config.full_batch:
+        return "full-batch solver"
+    if trainer.callbacks:
+        return "callbacks"
+    if any(True for _ in trainer.module.buffers()):
+        return "module buffers (batch norm)"
+    if any(train.sparse) or len(train.inputs) != 1:
+        return "sparse or multiple inputs"
+    return None
+
+
+def architecture_key(trainer: Trainer, train: TensorData) -> tuple:
+    """What must be equal for two runs to share a pass (module, loss, dtypes)."""
+    shapes = tuple(
+        (k, tuple(v.shape), v.dtype) for k, v in trainer.module.named_parameters()
+    )
+    return (
+        repr(trainer.module),
+        shapes,
+        type(trainer.optimizer).__name__,
+        trainer.loss_fn,
+        trainer.score_fn,
+        None if train.y is None else (train.y.dtype, tuple(train.y.shape[1:])),
+        tuple(train.inputs[0].shape[1:]),
+        str(train.device),
+    )
+
+
+def estimate_model_bytes(trainer: Trainer, train: TensorData, valid=None) -> int:
+    """Rough bytes one model takes in a stacked pass (weights, state, data, activations).
+
+    Parameters counted seven times (weights, gradients, two optimiser moments, best and
+    last good copies, update temporaries); the rows of ``train`` and ``valid``; and the
+    activations of one batch (every parameter's output width times the batch size,
+    four times for forward, backward and temporaries).
+    """
+    n_params = sum(p.numel() for p in trainer.module.parameters())
+    widths = sum(p.shape[0] for p in trainer.module.parameters() if p.ndim > 1)
+    row = train.inputs[0][0].numel() + (
+        train.y[0].numel() if train.y is not None else 0
+    )
+    rows = train.n_samples + (valid.n_samples if valid is not None else 0)
+    batch = max(trainer.config.batch_size, min(rows, 4096))
+    item = train.inputs[0].element_size()
+    return item * (7 * n_params + 2 * rows * (row + 1) + 4 * batch * (widths + row))
+
+
+def memory_budget(device: torch.device, fraction: float = 0.5) -> int:
+    """Bytes a stacked pass may use: a share of free GPU memory, or of available RAM."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * fraction)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(int(line.split()[1]) * 1024 * fraction)
+    except OSError:
+        pass
+    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 2**18
+    return int(pages * 4096 * fraction)
+
+
+def plan_chunks(
+    n_models: int, bytes_per_model: int, budget: int, max_models: int | None = None
+) -> list[int]:
+    """Split ``n_models`` into passes of at most ``budget // bytes_per_model`` models.
+
+    Examples
+    --------
+    >>> from sknn.training.stacked import plan_chunks
+    >>> plan_chunks(10, bytes_per_model=100, budget=400)
+    [4, 3, 3]
+    """
+    per = max(1, budget // max(1, bytes_per_model))
+    if max_models is not None:
+        per = min(per, max_models)
+    n_chunks = math.ceil(n_models / per)
+    base, extra = divmod(n_models, n_chunks)
+    return [base + (i < extra) for i in range(n_chunks)]
+
+
+def _concat(datas: Sequence[TensorData], attr: str) -> torch.Tensor | None:
+    parts = [d.inputs[0] if attr == "x" else getattr(d, attr) for d in datas]
+    if any(p is None for p in parts):
+        return None
+    return torch.cat(parts)
+
+
+class _Stack:
+    """The rows of K datasets in one tensor, read through padded per-model indices."""
+
+    def __init__(self, datas: Sequence[TensorData], device: torch.device) -> None:
+        self.n = torch.tensor([d.n_samples for d in datas], device=device)
+        self.offset = torch.cumsum(self.n, 0) - self.n
+        self.x = _concat(datas, "x")
+        self.y = _concat(datas, "y")
+        w = [
+            d.w
+            if d.w is not None
+            else torch.ones(d.n_samples, device=device, dtype=d.inputs[0].dtype)
+            for d in datas
+        ]
+        self.w = torch.cat(w)
+        self.weighted = [d.w is not None for d in datas]
+
+    def take(self, models: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor):
+        """Rows at per-model positions ``pos`` (K, B); masked rows get weight 0."""
+        rows = torch.where(valid, pos + self.offset[models, None], 0).reshape(-1)
+        shape = pos.shape
+        x = self.x.index_select(0, rows).reshape(*shape, *self.x.shape[1:])
+        y = self.y.index_select(0, rows).reshape(*shape, *self.y.shape[1:])
+        w = self.w.index_select(0, rows).reshape(shape) * valid
+        return x, y, w
+
+
+class StackedTrainer:
+    """Train several :class:`~sknn.training.Trainer` runs of one architecture at once.
+
+    Each trainer is prepared as for a single fit (module built with its seed, optimiser
+    with its hyper-parameters, its shuffling generator, config, history and state); this
+    class runs them together and leaves every trainer, module, state and history as
+    :meth:`Trainer.fit` would have.
+
+    Parameters
+    ----------
+    trainers : sequence of Trainer
+        Runs whose modules share an :func:`architecture_key`; none may have a
+        :func:`stack_reason`.
+    trains : sequence of TensorData
+        Each run's training rows.
+    valids : sequence of TensorData or None
+        Each run's validation rows (early stopping), or ``None``.
+    alphas : sequence of float
+        Each run's L2 coefficient: the reported penalty is
+        ``0.5 * alpha * ||W||^2 / batch_size`` as in :class:`Trainer`.
+    rng : context manager, optional
+        Entered around the pass: the random stream of dropout.
+    printer : callable, optional
+        Receives one line per model and epoch (verbose mode).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training import TensorData, TrainConfig, Trainer
+    >>> from sknn.training.stacked import StackedTrainer
+    >>> X = np.random.RandomState(0).randn(64, 3); y = X @ np.ones(3)
+    >>> def mse(out, y, w):
+    ...     return (w * ((out - y) ** 2).mean(1)).sum() / w.sum()
+    >>> data = TensorData(X, y[:, None], None, torch.device("cpu"))
+    >>> trainers = []
+    >>> for lr in (0.01, 0.1):
+    ...     net = torch.nn.Linear(3, 1)
+    ...     opt = torch.optim.SGD(net.parameters(), lr=lr)
+    ...     trainers.append(Trainer(net, mse, opt, TrainConfig(max_epochs=30, batch_size=16)))
+    >>> StackedTrainer(trainers, [data, data], [None, None], alphas=[0, 0]).fit()
+    >>> [t.history[-1]["train_loss"] < 1e-2 for t in trainers]
+    [False, True]
+    """
+
+    def __init__(
+        self,
+        trainers: Sequence[Trainer],
+        trains: Sequence[TensorData],
+        valids: Sequence[TensorData | None],
+        *,
+        alphas: Sequence[float],
+        rng=None,
+        printer: Callable[[str], None] | None = None,
+    ) -> None:
+        self.trainers = list(trainers)
+        self.trains = list(trains)
+        self.valids = list(valids)
+        self.alphas = list(alphas)
+        self.rng = rng
+        self.printer = printer
+
+    # -- set-up -------------------------------------------------------------------------
+    def _setup(self) -> None:
+        trainers = self.trainers
+        first = trainers[0].module
+        dev = self.trains[0].device
+        self.device = dev
+        self.names = [n for n, _ in first.named_parameters()]
+        mods = [t.module for t in trainers]
+        self.params = [
+            torch.stack([dict(m.named_parameters())[n].detach() for m in mods]).clone()
+            for n in self.names
+        ]
+        dtype = self.params[0].dtype
+        self.base = first
+        self.data = _Stack(self.trains, dev)
+        has_valid = [v is not None for v in self.valids]
+        self.vdata = (
+            _Stack([v for v in self.valids if v is not None], dev)
+            if any(has_valid)
+            else None
+        )
+        self.vslot = torch.tensor(
+            [sum(has_valid[:k]) if h else -1 for k, h in enumerate(has_valid)],
+            device=dev,
+        )
+        # Per-model, per-parameter hyper-parameters read off each built optimiser.
+        K = len(trainers)
+        self.kind = type(trainers[0].optimizer).__name__
+        group_of = []
+        for t in trainers:
+            where = {}
+            for g in t.optimizer.param_groups:
+                for p in g["params"]:
+                    where[id(p)] = g
+            group_of.append([where[id(p)] for p in t.module.parameters()])
+
+        def per_model(key, default=0.0):
+            return torch.tensor(
+                [
+                    [float(g[j].get(key, default)) for j in range(len(self.names))]
+                    for g in group_of
+                ],
+                dtype=dtype,
+                device=dev,
+            )
+
+        self.wd = per_model("weight_decay")
+        self.lr = per_model("lr")[:, 0].clone()
+        if self.kind == "SGD":
+            self.momentum = per_model("momentum")[:, 0]
+            self.nesterov = per_model("nesterov")[:, 0] > 0
+        else:
+            betas = [g[0]["betas"] for g in group_of]
+            self.beta1 = torch.tensor([b[0] for b in betas], dtype=dtype, device=dev)
+            self.beta2 = torch.tensor([b[1] for b in betas], dtype=dtype, device=dev)
+            self.eps = per_model("eps")[:, 0]
+        self.steps = torch.zeros(K, dtype=dtype, device=dev)
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.alpha = torch.tensor(self.alphas, dtype=dtype, device=dev)
+        self.penalty_in_loss = torch.tensor(
+            [getattr(t.config, "penalty_in_loss", False) for t in trainers], device=dev
+        )
+        self.decayed = [p.ndim > 2 for p in self.params]
+        self.active = list(range(K))  # original indices of the models still stacked
+        self.best = [None] * K
+        self.last_good = [p.clone() for p in self.params]
+        self.restore = [t.config.restore_best for t in trainers]
+        for t in trainers:
+            t._best_state = None
+            t._epochs_run = 0
+            t.config.restore_best = False  # best weights are kept here, stacked
+            t.module.train()
+
+        def forward(p, x):
+            return functional_call(self.base, p, (x,))
+
+        self._fwd = vmap(forward, randomness="different")
+        self._loss = vmap(trainers[0].loss_fn)
+        score_fn = trainers[0].score_fn
+        self._score = None if score_fn is None else vmap(score_fn)
+
+    # -- the batched pieces -------------------------------------------------------------
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fwd(dict(zip(self.names, self.params)), x)
+
+    def _penalty(self, denom: torch.Tensor) -> torch.Tensor:
+        sq = sum(
+            (p * p).flatten(1).sum(1) for p, d in zip(self.params, self.decayed) if d
+        )
+        return 0.5 * self.alpha * sq / denom
+
+    def _per(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return t.reshape(-1, *([1] * (like.ndim - 1)))
+
+    @torch.no_grad()
+    def _update(
+        self, grads: Sequence[torch.Tensor], step_on: torch.Tensor | None
+    ) -> None:
+        """One optimiser step for the models where ``step_on`` (K,) is true (all: None)."""
+        all_on = step_on is None
+        self.steps += 1 if all_on else step_on
+        lr = self.lr
+        for j, (p, g) in enumerate(zip(self.params, grads)):
+            on = self._per(step_on, p)
+            wd = self._per(self.wd[:, j], p)
+            if self.kind != "AdamW":
+                g = g + wd * p
+            if self.kind == "SGD":
+                mom = self._per(self.momentum, p)
+                buf = mom * self.m[j] + g
+                d = torch.where(self._per(self.nesterov, p), g + mom * buf, buf)
+                new = p - self._per(lr, p) * d
+                self.m[j] = buf if all_on else torch.where(on, buf, self.m[j])
+            else:
+                b1, b2 = self._per(self.beta1, p), self._per(self.beta2, p)
+                t = self._per(self.steps.clamp_min(1), p)
+                m = self.m[j].lerp(g, 1 - b1)
+                v = self.v[j] * b2 + (1 - b2) * g * g
+                base = p * (1 - self._per(lr, p) * wd) if self.kind == "AdamW" else p
+                denom = (v.sqrt() / (1 - b2**t).sqrt()) + self._per(self.eps, p)
+                new = base - (self._per(lr, p) / (1 - b1**t)) * m / denom
+                self.m[j] = m if all_on else torch.where(on, m, self.m[j])
+                self.v[j] = v if all_on else torch.where(on, v, self.v[j])
+            p.copy_(new if all_on else torch.where(on, new, p))
+
+    def _epoch(self) -> torch.Tensor:
+        """One epoch of every stacked model; returns each model's mean training loss."""
+        K = len(self.active)
+        dev = self.device
+        models = torch.tensor(self.active, device=dev)
+        n_host = [self.trains[k].n_samples for k in self.active]
+        b_host = [self.trainers[k].config.batch_size for k in self.active]
+        steps_host = [-(-nk // bk) for nk, bk in zip(n_host, b_host)]
+        perm = torch.zeros(K, max(n_host), dtype=torch.long)
+        for i, k in enumerate(self.active):
+            t = self.trainers[k]
+            if t.config.shuffle:
+                perm[i, : n_host[i]] = torch.randperm(n_host[i], generator=t.generator)
+            else:
+                perm[i, : n_host[i]] = torch.arange(n_host[i])
+        perm = perm.to(dev, non_blocking=True)
+        n = torch.tensor(n_host, device=dev)
+        batch = torch.tensor(b_host, device=dev)
+        n_steps = torch.tensor(steps_host, device=dev)
+        cols = torch.arange(max(b_host), device=dev)
+        in_batch = cols < batch[:, None]
+        total = torch.zeros(K, dtype=self.params[0].dtype, device=dev)
+        pen_in = self.penalty_in_loss[models]
+        any_pen_in = any(
+            getattr(self.trainers[k].config, "penalty_in_loss", False)
+            for k in self.active
+        )
+        all_steps = min(steps_host)
+        for s in range(max(steps_host)):
+            pos = s * batch[:, None] + cols
+            valid = in_batch & (pos < n[:, None])
+            pos = torch.gather(perm, 1, torch.where(valid, pos, 0))
+            xb, yb, wb = self.data.take(models, pos, valid)
+            step_on = None if s < all_steps else s < n_steps
+            for p in self.params:
+                p.requires_grad_(True)
+            out = self._forward(xb)
+            bw = wb.sum(1)
+            if step_on is not None:  # models past their last batch: harmless weights
+                wb = wb + (~step_on)[:, None]
+            loss = self._loss(out, yb, wb)
+            if any_pen_in:
+                loss = loss + torch.where(pen_in, self._penalty(bw.clamp_min(1e-30)), 0)
+            if step_on is not None:
+                loss = torch.where(step_on, loss, 0)
+            grads = torch.autograd.grad(loss.sum(), self.params)
+            for p in self.params:
+                p.requires_grad_(False)
+            self._update(grads, step_on)
+            total += loss.detach() * bw
+        weighted = torch.tensor(
+            [self.data.weighted[k] for k in self.active], device=dev
+        )
+        denom = torch.where(weighted, self._sum_w(models), n.to(total.dtype))
+        loss = total / denom
+        pen = self._penalty(batch.to(total.dtype))
+        return torch.where(pen_in, loss, loss + pen)
+
+    def _sum_w(self, models: torch.Tensor) -> torch.Tensor:
+        return torch.stack(
+            [
+                self.trains[k].w.sum()
+                if self.trains[k].w is not None
+                else torch.zeros((), device=self.device)
+                for k in models.tolist()
+            ]
+        ).to(self.params[0].dtype)
+
+    @torch.no_grad()
+    def _validate(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Validation loss and score of every stacked model (NaN where none)."""
+        self.base.eval()
+        try:
+            models = torch.tensor(self.active, device=self.device)
+            slots = self.vslot[models]
+            has = slots >= 0
+            vd = self.vdata
+            n = torch.where(has, vd.n[slots.clamp_min(0)], 1)
+            cols = torch.arange(int(n.max()), device=self.device)
+            valid = (cols < n[:, None]) & has[:, None]
+            xb, yb, wb = vd.take(
+                slots.clamp_min(0), cols.expand(len(models), -1), valid
+            )
+            out = self._forward(xb)
+            wb = wb + (~has)[:, None] * 1.0
+            loss = self._loss(out, yb, wb)
+            score = None if self._score is None else self._score(out, yb, wb)
+        finally:
+            self.base.train()
+        return loss, score
+
+    # -- the loop ----------------------------------------------------------------------
+    def _finish(self, k: int, idx: int) -> None:
+        """Write model ``k`` (row ``idx`` of the stack) back to its module."""
+        t = self.trainers[k]
+        source = (
+            self.best[k] if self.best[k] is not None else [p[idx] for p in self.params]
+        )
+        with torch.no_grad():
+            for name, value in zip(self.names, source):
+                dict(t.module.named_parameters())[name].copy_(value)
+        t.module.eval()
+
+    def _drop(self, keep: list[int]) -> None:
+        idx = torch.tensor(keep, device=self.device)
+
+        def sel(ts):
+            return [x.index_select(0, idx) for x in ts]
+
+        self.params, self.m, self.v = sel(self.params), sel(self.m), sel(self.v)
+        self.last_good = sel(self.last_good)
+        for name in (
+            "wd",
+            "lr",
+            "steps",
+            "alpha",
+            "momentum",
+            "nesterov",
+            "beta1",
+            "beta2",
+            "eps",
+        ):
+            if hasattr(self, name):
+                setattr(self, name, getattr(self, name).index_select(0, idx))
+        self.active = [self.active[i] for i in keep]
+
+    def _record(self, i: int, k: int, loss: float, vloss, vscore, dur: float) -> bool:
+        """Book-keep one model's epoch as :meth:`Trainer.run_epoch`; True if it stops."""
+        t = self.trainers[k]
+        st = t.state
+        t._epochs_run += 1
+        if not math.isfinite(loss):
+            with torch.no_grad():
+                for p, g in zip(self.params, self.last_good):
+                    p[i].copy_(g[i])
+            t.stop_training, t.stop_reason = True, "diverged"
+            return True
+        st.epoch += 1
+        st.t += self.trains[k].n_samples
+        st.loss_curve.append(loss)
+        record = {"epoch": st.epoch, "train_loss": loss, "lr": float(self.lr[i])}
+        score = None
+        if self.valids[k] is not None:
+            record["valid_loss"] = vloss
+            if vscore is not None:
+                score = record["valid_score"] = vscore
+        record["dur"] = dur
+        t.history.append(record)
+        if t.config.monitor == "valid_score" and score is not None and self.restore[k]:
+            if score > st.best_score:
+                self.best[k] = [p[i].clone() for p in self.params]
+        t._update_convergence(loss, score)
+        if t.schedule is not None:
+            t.schedule.epoch_end(t.optimizer, st.t)
+        self.lr[i] = float(t.optimizer.param_groups[0]["lr"])
+        if self.printer is not None:
+            self.printer(f"[model {k}] " + format_record(record))
+        if t.stop_training:
+            t.converged = t.stop_reason not in ("interrupted", "diverged")
+        return t.stop_training or t._epochs_run >= t.config.max_epochs
+
+    def fit(self) -> None:
+        """Run until every model has stopped; leave each trainer as after ``fit``."""
+        self._setup()
+        try:
+            if self.rng is not None:
+                with self.rng:
+                    self._loop()
+            else:
+                self._loop()
+        except KeyboardInterrupt:
+            for i, k in enumerate(self.active):
+                with torch.no_grad():
+                    for p, g in zip(self.params, self.last_good):
+                        p[i].copy_(g[i])
+                t = self.trainers[k]
+                t.stop_training, t.stop_reason = True, "interrupted"
+        finally:
+            for i, k in enumerate(self.active):
+                self._finish(k, i)
+            self.active = []
+
+    def _loop(self) -> None:
+        while self.active:
+            tic = time.perf_counter()
+            loss_t = self._epoch()
+            values = [loss_t]
+            if self.vdata is not None:
+                vloss, vscore = self._validate()
+                values.append(vloss)
+                if vscore is not None:
+                    values.append(vscore)
+            read = torch.stack([v.float() for v in values]).tolist()
+            dur = time.perf_counter() - tic
+            keep = []
+            for i, k in enumerate(self.active):
+                has_v = self.valids[k] is not None
+                stop = self._record(
+                    i,
+                    k,
+                    read[0][i],
+                    read[1][i] if has_v else None,
+                    read[2][i] if has_v and len(read) > 2 else None,
+                    dur,
+                )
+                if stop:
+                    self._finish(k, i)
+                else:
+                    keep.append(i)
+            if len(keep) < len(self.active):
+                if keep:
+                    self._drop(keep)
+                else:
+                    self.active = []
+            with torch.no_grad():
+                for g, p in zip(self.last_good, self.params):
+                    g.copy_(p)
+
+
+def module_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
