@@ -8,7 +8,10 @@ Examples
 """
 
 from sknn.estimators import MLPClassifier, MLPRegressor
+from sknn.io import load, save
 
 __version__ = "0.1.0.dev0"
 
 __all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+
+__all__ += ["load", "save"]

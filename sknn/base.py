@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 
 from sknn.callbacks.base import Callback
 from sknn.data.split import validation_split
+from sknn.finetune import FineTuneMixin
 from sknn.training import (
     SOLVERS,
     History,
@@ -43,7 +44,7 @@ from sknn.utils.device import resolve_device
 from sknn.utils.random import RNGScope, draw_seed, torch_seed
 
 
-class BaseNeuralNet(BaseEstimator):
+class BaseNeuralNet(FineTuneMixin, BaseEstimator):
     """Base class of every sknn estimator. Not for direct use.
 
     Subclasses implement ``_build_module(meta)`` and may override ``_validate_inputs``
@@ -210,6 +211,7 @@ class BaseNeuralNet(BaseEstimator):
         incremental=False,
         classes=None,
         eval_set=None,
+        fine_tune: dict | None = None,
     ) -> SimpleNamespace:
         """Validate, encode, build (or keep) the module and assemble the Trainer."""
         self._check_params_extra()
@@ -217,14 +219,17 @@ class BaseNeuralNet(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        keep = hasattr(self, "module_") and (incremental or self.warm_start)
+        ft = fine_tune or {}  # fine_tune's overrides (sknn.finetune)
+        keep = hasattr(self, "module_") and (
+            incremental or self.warm_start or fine_tune is not None
+        )
         X, y = self._validate_inputs(X, y=y, reset=not keep)
         y = self._prepare_y_array(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
         y_enc = self._encode_targets(
             y,
-            first=not keep,
+            first=not keep or ft.get("new_head", False),
             incremental=incremental,
             classes=classes,
             sample_weight=sample_weight,
@@ -245,6 +250,9 @@ class BaseNeuralNet(BaseEstimator):
             self.optimizer_ = None
         else:
             self.module_.to(device)
+        if fine_tune is not None:
+            self._state, self.history_, self.optimizer_ = TrainState(), History(), None
+            fine_tune["prepare"](seed, device)
         self.device_ = str(device)
 
         # Validation split (early stopping or callbacks that monitor valid_*).
@@ -290,7 +298,9 @@ class BaseNeuralNet(BaseEstimator):
             optimizer = build_optimizer(
                 self.solver,
                 split_decay_groups(self.module_, wd),
-                lr=1.0 if lbfgs else self.learning_rate_init,
+                lr=1.0
+                if lbfgs
+                else ft.get("learning_rate_init", self.learning_rate_init),
                 device=device,
                 momentum=self.momentum,
                 nesterov=self.nesterovs_momentum,
@@ -308,7 +318,7 @@ class BaseNeuralNet(BaseEstimator):
             else ("valid_score" if self.early_stopping else "train_loss")
         )
         config = TrainConfig(
-            max_epochs=1 if incremental else self.max_iter,
+            max_epochs=1 if incremental else ft.get("max_iter", self.max_iter),
             batch_size=batch_size,
             shuffle=self.shuffle,
             tol=self.tol,
@@ -326,7 +336,11 @@ class BaseNeuralNet(BaseEstimator):
             config,
             schedule=None
             if lbfgs
-            else LRSchedule(self.learning_rate, self.learning_rate_init, self.power_t),
+            else LRSchedule(
+                self.learning_rate,
+                ft.get("learning_rate_init", self.learning_rate_init),
+                self.power_t,
+            ),
             score_fn=score_fn,
             penalty_fn=self._penalty_fn() if self.alpha > 0 else None,
             callbacks=callbacks,

@@ -77,6 +77,11 @@ class MLP(nn.Module):
                 nn.init.uniform_(m.weight, -bound, bound)
                 nn.init.uniform_(m.bias, -bound, bound)
 
+    @property
+    def blocks(self) -> nn.Sequential:
+        """The body blocks, in order (the same object as :attr:`hidden`)."""
+        return self.hidden
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the raw output scores for a batch ``x`` of shape ``(n, n_features_in)``."""
         return self.output(self.hidden(x))
