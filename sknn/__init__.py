@@ -8,10 +8,11 @@ Examples
 """
 
 from sknn.estimators import MLPClassifier, MLPRegressor
+from sknn.estimators.neuralnet import NeuralNetClassifier, NeuralNetRegressor
 from sknn.io import load, save
 
 __version__ = "0.1.0.dev0"
 
 __all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
 
-__all__ += ["load", "save"]
+__all__ += ["NeuralNetClassifier", "NeuralNetRegressor", "load", "save"]

@@ -337,7 +337,7 @@ class StackedTrainer:
         self.steps += 1 if all_on else step_on
         lr = self.lr
         for j, (p, g) in enumerate(zip(self.params, grads)):
-            on = self._per(step_on, p)
+            on = None if all_on else self._per(step_on, p)
             wd = self._per(self.wd[:, j], p)
             if self.kind != "AdamW":
                 g = g + wd * p
