@@ -7,12 +7,27 @@ Examples
 ['MLPClassifier', 'MLPRegressor']
 """
 
-from sknn.estimators import MLPClassifier, MLPRegressor
+from sknn.estimators import (
+    CNNClassifier,
+    CNNRegressor,
+    MLPClassifier,
+    MLPRegressor,
+    RNNClassifier,
+    RNNRegressor,
+)
 from sknn.estimators.neuralnet import NeuralNetClassifier, NeuralNetRegressor
 from sknn.io import load, save
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = [
+    "CNNClassifier",
+    "CNNRegressor",
+    "MLPClassifier",
+    "MLPRegressor",
+    "RNNClassifier",
+    "RNNRegressor",
+    "__version__",
+]
 
 __all__ += ["NeuralNetClassifier", "NeuralNetRegressor", "load", "save"]

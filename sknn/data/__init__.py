@@ -2,5 +2,11 @@
 
 from sknn.data.split import validation_split
 from sknn.data.targets import ClassTargetEncoder, RegressionTargetScaler
+from sknn.data.windows import make_windows
 
-__all__ = ["ClassTargetEncoder", "RegressionTargetScaler", "validation_split"]
+__all__ = [
+    "ClassTargetEncoder",
+    "RegressionTargetScaler",
+    "make_windows",
+    "validation_split",
+]

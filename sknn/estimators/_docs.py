@@ -1,0 +1,108 @@
+"""Shared docstring pieces: parameter and attribute entries picked by name.
+
+The entries come from the MLP estimators' docstrings, so a shared parameter is
+documented in one place only.
+"""
+
+from __future__ import annotations
+
+from sknn.estimators.mlp import _COMMON_ATTRS, _COMMON_DOC
+
+
+def _entries(text: str) -> dict[str, str]:
+    """Split a numpydoc section into ``{name: entry text}``."""
+    entries: dict[str, str] = {}
+    name = None
+    for line in text.splitlines(keepends=True):
+        is_header = line.startswith("    ") and not line.startswith("     ")
+        if is_header and " : " in line:
+            name = line.strip().split(" : ")[0]
+            entries[name] = line
+        elif is_header:
+            name = None
+        elif name is not None:
+            entries[name] += line
+    return entries
+
+
+_PARAMS = _entries(_COMMON_DOC)
+_ATTRS = _entries(_COMMON_ATTRS)
+
+
+def params(*names: str) -> str:
+    """The shared entries of the ``Parameters`` section for ``names``, in order.
+
+    Examples
+    --------
+    >>> from sknn.estimators._docs import params
+    >>> params("shuffle").split()[:3]
+    ['shuffle', ':', 'bool,']
+    """
+    return "".join(_PARAMS.get(n, "") for n in names)
+
+
+def attrs(*names: str) -> str:
+    """The shared entries of the ``Attributes`` section for ``names``, in order.
+
+    Examples
+    --------
+    >>> from sknn.estimators._docs import attrs
+    >>> attrs("n_iter_").split()[:3]
+    ['n_iter_', ':', 'int']
+    """
+    return "".join(_ATTRS.get(n, "") for n in names)
+
+
+def engine_params(learning_rate_init: str, max_iter: str) -> str:
+    """The engine's parameter entries, with the two whose defaults differ per estimator.
+
+    Examples
+    --------
+    >>> from sknn.estimators._docs import engine_params
+    >>> text = engine_params("", "    max_iter : int, default=5")
+    >>> "max_iter : int, default=5" in text
+    True
+    """
+    return (
+        params("solver", "alpha", "batch_size", "learning_rate")
+        + learning_rate_init
+        + params("power_t")
+        + max_iter
+        + params(
+            "shuffle",
+            "random_state",
+            "tol",
+            "verbose",
+            "warm_start",
+            "momentum",
+            "nesterovs_momentum",
+            "early_stopping",
+            "validation_fraction",
+            "beta_1, beta_2, epsilon",
+            "n_iter_no_change",
+            "max_fun",
+        )
+    )
+
+
+#: Parameters after the estimator-specific ones.
+TAIL_PARAMS = params("device", "dtype", "callbacks")
+
+#: Fitted attributes every network estimator has.
+FIT_ATTRS = attrs(
+    "loss_",
+    "best_loss_",
+    "loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "history_",
+    "n_iter_",
+    "t_",
+    "n_outputs_",
+    "out_activation_",
+    "n_features_in_",
+    "feature_names_in_",
+    "device_",
+    "callbacks_",
+    "stop_reason_",
+)

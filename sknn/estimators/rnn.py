@@ -1,0 +1,447 @@
+"""RNNClassifier and RNNRegressor: LSTM / GRU networks for sequences and time series."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, validate_data
+
+from sknn.base import BaseNeuralNet
+from sknn.data.inputs import (
+    SEQUENCE_LAYOUTS,
+    check_sequence_list,
+    check_targets,
+    is_ragged,
+    pad_sequences,
+    scale_uint8,
+    table_to_sequences,
+)
+from sknn.estimators import _docs
+from sknn.estimators._classifier import NeuralNetClassifierMixin
+from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.estimators.cnn import _as_list
+from sknn.modules import ACTIVATIONS
+from sknn.modules.rnn import CELLS, RNN
+from sknn.training.losses import REGRESSION_LOSSES
+
+_RNN_DOC = (
+    """
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell (``"rnn"``: Elman cell with tanh).
+    hidden_size : int, default=64
+        Hidden units per direction and layer.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Also read the sequences backwards; the last states of both directions are
+        concatenated.
+    dropout : float, default=0.0
+        Dropout between stacked recurrent layers, on the last state and after each
+        dense hidden layer.
+    hidden_layer_sizes : sequence of int, default=()
+        Dense layers between the last recurrent state and the output.
+    activation : str, default="relu"
+        Activation of the dense layers (see :data:`sknn.modules.ACTIVATIONS`).
+    input_shape : (T, F) or None, default=None
+        Shape of one sequence in a 2-D table: the columns are reshaped to ``(T, F)``
+        (C order: step by step). Without it each row of a table is a univariate
+        sequence of ``n_features`` steps.
+"""
+    + _docs.engine_params(
+        """    learning_rate_init : float, default=0.005
+        Initial learning rate (recurrent nets train well with a larger step than
+        scikit-learn's 0.001).
+""",
+        """    max_iter : int, default=100
+        Maximum number of epochs.
+""",
+    )
+    + _docs.TAIL_PARAMS
+)
+
+_RNN_ATTRS = (
+    _docs.FIT_ATTRS
+    + """    module_ : torch.nn.Module
+        The trained network (:class:`sknn.modules.RNN`).
+"""
+)
+
+_INPUT_NOTE = """
+    Inputs (batch first): ``(n, T, F)`` arrays, 2-D tables ``(n, T)`` read as
+    univariate sequences (or reshaped with ``input_shape=(T, F)``), and ragged input:
+    a list of ``(T_i, F)`` arrays of different lengths, zero-padded and packed so the
+    padding never reaches a recurrent cell. ``n_features_in_`` is the number of
+    columns for tables and ``F`` (features per step) for 3-D and ragged input, whose
+    sequence length may differ between ``fit`` and ``predict``. ``uint8`` arrays are
+    divided by 255; other dtypes are used as they are.
+"""
+
+
+class _RNNMixin:
+    """Sequence inputs and the recurrent module."""
+
+    def _validate_inputs(self, X, *, reset: bool, y=None):
+        shape_param = self.input_shape
+        if is_ragged(X):
+            seqs = check_sequence_list(X)
+            Xs = pad_sequences(seqs)
+        else:
+            arr = _dense_array(X)
+            if arr is not None and arr.ndim == 3:
+                arr3 = check_array(arr, allow_nd=True, dtype=None, input_name="X")
+                if arr3.shape[1] == 0:
+                    raise ValueError(
+                        "Found sequences with 0 time steps; every sequence needs at "
+                        "least one step."
+                    )
+                if shape_param is not None and tuple(arr3.shape[1:]) != tuple(
+                    shape_param
+                ):
+                    raise ValueError(
+                        f"X has sequences of shape {arr3.shape[1:]} but input_shape "
+                        f"is {tuple(shape_param)}; expected {SEQUENCE_LAYOUTS}."
+                    )
+                Xs = scale_uint8(arr3)
+            elif arr is not None and arr.ndim > 3:
+                raise ValueError(
+                    f"Expected {SEQUENCE_LAYOUTS}; got an array with {arr.ndim} "
+                    "dimensions."
+                )
+            else:
+                return self._validate_table(X, arr, reset=reset, y=y)
+        self._check_step_features(Xs.shape[2], reset=reset)
+        if y is None:
+            return Xs, None
+        return Xs, check_targets(
+            y, Xs.shape[0], numeric=self._y_check().get("y_numeric", False)
+        )
+
+    def _validate_table(self, X, arr, *, reset: bool, y=None):
+        kwargs = dict(dtype=[np.float32, np.float64], reset=reset)
+        if y is None:
+            Xv, yv = validate_data(self, X, **kwargs), None
+        else:
+            Xv, yv = validate_data(
+                self, X, y, multi_output=True, **self._y_check(), **kwargs
+            )
+        if getattr(arr, "dtype", None) == np.uint8:
+            Xv = Xv / Xv.dtype.type(255)
+        Xs = table_to_sequences(Xv, self.input_shape)
+        if not reset:
+            self._check_step_features(Xs.shape[2], reset=False, table=True)
+        return Xs, yv
+
+    def _check_step_features(self, n_step: int, *, reset: bool, table=False) -> None:
+        """Sequences (not tables) set ``n_features_in_`` to ``F``; every input must
+        give the network the number of features per step it was built for."""
+        if reset:
+            if not table:
+                self.n_features_in_ = n_step
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            return
+        fitted = self._meta_["n_step_features"]
+        if n_step != fitted:
+            raise ValueError(
+                f"X has {n_step} features per time step, but {type(self).__name__} "
+                f"was fitted with {fitted}; expected {SEQUENCE_LAYOUTS}."
+            )
+
+    def _meta(self, X) -> dict:
+        return {
+            "n_features_in": self.n_features_in_,
+            "n_step_features": X.shape[2],
+            "input_shape": tuple(X.shape[1:]),
+        }
+
+    def _build_module(self, meta: dict) -> torch.nn.Module:
+        return RNN(
+            meta["n_step_features"],
+            meta["n_outputs"],
+            cell=self.cell,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            hidden_layer_sizes=_as_list(self.hidden_layer_sizes, "hidden_layer_sizes"),
+            activation=self.activation,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+def _dense_array(X):
+    """``X`` as an ndarray when it is a dense array-like (``None`` for sparse input
+    and DataFrames, which go through scikit-learn's validation as tables)."""
+    if sp.issparse(X) or hasattr(X, "iloc") or hasattr(X, "__dataframe__"):
+        return None
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().numpy()
+    return np.asarray(X)
+
+
+def _rnn_constraints() -> dict:
+    return {
+        **BaseNeuralNet._parameter_constraints,
+        "cell": [StrOptions(set(CELLS))],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "input_shape": ["array-like", None],
+        "dtype": [StrOptions({"float32", "float64"})],
+    }
+
+
+class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
+    __doc__ = (
+        """Recurrent network classifier (LSTM, GRU) for sequences, on PyTorch.
+
+    Sequence-to-one classification from the last recurrent state, trained with the
+    same engine, parameters and fitted attributes as :class:`~sknn.MLPClassifier`
+    (early stopping, ``warm_start``, ``partial_fit``, ``class_weight``, ``device``,
+    callbacks, ``history_``).
+"""
+        + _INPUT_NOTE
+        + _RNN_DOC
+        + """    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn's linear models.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Class labels.
+"""
+        + _RNN_ATTRS
+        + """
+    See Also
+    --------
+    RNNRegressor : The regressor.
+    CNNClassifier : Convolutions over signals ``(n, C, T)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknn import RNNClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = [rng.normal(size=(rng.randint(3, 10), 2)) for _ in range(100)]  # ragged
+    >>> y = np.array(["up" if x[:, 0].sum() > 0 else "down" for x in X])
+    >>> clf = RNNClassifier(hidden_size=16, max_iter=30, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    >>> clf.predict([np.ones((4, 2))]).tolist()
+    ['up']
+    """
+    )
+
+    _parameter_constraints = {
+        **_rnn_constraints(),
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        hidden_layer_sizes: Sequence[int] = (),
+        activation: str = "relu",
+        input_shape: Sequence[int] | None = None,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.005,
+        power_t: float = 0.5,
+        max_iter: int = 100,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        class_weight: dict | str | None = None,
+        device: str | torch.device = "auto",
+        dtype: str = "float32",
+        callbacks: list | None = None,
+    ) -> None:
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.class_weight = class_weight
+        self.device = device
+        self.dtype = dtype
+        self.callbacks = callbacks
+
+
+class RNNRegressor(_RNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
+    __doc__ = (
+        """Recurrent network regressor (LSTM, GRU) for sequences and forecasting.
+
+    Sequence-to-one regression (one or several outputs) from the last recurrent
+    state, trained with the same engine, parameters and fitted attributes as
+    :class:`~sknn.MLPRegressor`. With :func:`sknn.data.make_windows` a forecasting
+    problem becomes a regression problem.
+"""
+        + _INPUT_NOTE
+        + _RNN_DOC
+        + """    loss : {"squared_error", "absolute_error", "huber", "poisson"}, \
+default="squared_error"
+        Loss optimised (on scaled targets).
+    scale_target : bool, default=True
+        Standardise the targets for training and undo it at prediction.
+
+    Attributes
+    ----------
+"""
+        + _RNN_ATTRS
+        + """
+    See Also
+    --------
+    RNNClassifier : The classifier.
+    sknn.data.make_windows : Windows and next values from a series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknn import RNNRegressor
+    >>> from sknn.data import make_windows
+    >>> series = np.sin(np.arange(300) / 5)
+    >>> X, y = make_windows(series, window=12)  # (288, 12) windows, next values
+    >>> reg = RNNRegressor(cell="gru", hidden_size=16, max_iter=20, random_state=0)
+    >>> reg.fit(X[:250], y[:250]).score(X[250:], y[250:]) > 0.9
+    True
+    """
+    )
+
+    _parameter_constraints = {
+        **_rnn_constraints(),
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "scale_target": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        hidden_layer_sizes: Sequence[int] = (),
+        activation: str = "relu",
+        input_shape: Sequence[int] | None = None,
+        loss: str = "squared_error",
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.005,
+        power_t: float = 0.5,
+        max_iter: int = 100,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        scale_target: bool = True,
+        device: str | torch.device = "auto",
+        dtype: str = "float32",
+        callbacks: list | None = None,
+    ) -> None:
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.input_shape = input_shape
+        self.loss = loss
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.scale_target = scale_target
+        self.device = device
+        self.dtype = dtype
+        self.callbacks = callbacks

@@ -1,0 +1,173 @@
+"""Recurrent networks (LSTM, GRU, Elman) for sequence-to-one prediction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sknn.modules.activations import make_activation
+
+#: Recurrent cells by name.
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class RecurrentBlock(nn.Module):
+    """One recurrent layer over batch-first sequences, with packing for ragged batches.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}
+        Recurrent cell.
+    input_size : int
+        Features per step.
+    hidden_size : int
+        Hidden units per direction.
+    bidirectional : bool, default=False
+        Also read the sequences backwards.
+    dropout : float, default=0.0
+        Dropout on this layer's input (used between stacked layers).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.modules.rnn import RecurrentBlock
+    >>> out, last = RecurrentBlock("gru", 3, 5)(torch.zeros(2, 7, 3), None)
+    >>> out.shape, last.shape
+    (torch.Size([2, 7, 5]), torch.Size([2, 5]))
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"Unknown cell {cell!r}; choose from {sorted(CELLS)}.")
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.rnn = CELLS[cell](
+            input_size, hidden_size, batch_first=True, bidirectional=bidirectional
+        )
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the outputs of every step ``(n, T, D * H)`` and the last state
+        ``(n, D * H)`` (each sequence's own last step; the first for the backward
+        direction). With ``lengths`` the batch is packed: padded steps are never read.
+        """
+        if self.dropout is not None:
+            x = self.dropout(x)
+        if lengths is None:
+            out, h = self.rnn(x)
+        else:
+            packed = pack_padded_sequence(
+                x, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            out, h = self.rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        if isinstance(h, tuple):  # LSTM: (h_n, c_n)
+            h = h[0]
+        return out, h.transpose(0, 1).reshape(x.shape[0], -1)
+
+
+class RNN(nn.Module):
+    """Stacked recurrent layers, then a dense head on the last state, then an output.
+
+    Parameters
+    ----------
+    n_features_in : int
+        Features per time step.
+    n_outputs : int
+        Width of the output layer (raw scores).
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell.
+    hidden_size : int, default=64
+        Hidden units per direction and layer.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Read sequences in both directions.
+    dropout : float, default=0.0
+        Dropout between recurrent layers, on the last state and after each dense
+        hidden layer.
+    hidden_layer_sizes : sequence of int, default=()
+        Dense layers between the last state and the output.
+    activation : str, default="relu"
+        Activation of the dense layers.
+
+    Attributes
+    ----------
+    blocks : torch.nn.ModuleList
+        The body, in order: ``num_layers`` :class:`RecurrentBlock` then the dense
+        hidden blocks.
+    output : torch.nn.Linear
+        The head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.modules import RNN
+    >>> net = RNN(3, 2, cell="gru", hidden_size=8, num_layers=2, bidirectional=True)
+    >>> net(torch.zeros(4, 10, 3)).shape
+    torch.Size([4, 2])
+    >>> net(torch.zeros(4, 10, 3), torch.tensor([10, 3, 1, 7])).shape
+    torch.Size([4, 2])
+    """
+
+    def __init__(
+        self,
+        n_features_in: int,
+        n_outputs: int,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        hidden_layer_sizes: Sequence[int] = (),
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        width = n_features_in
+        for i in range(num_layers):
+            blocks.append(
+                RecurrentBlock(
+                    cell, width, hidden_size, bidirectional, dropout if i > 0 else 0.0
+                )
+            )
+            width = hidden_size * (2 if bidirectional else 1)
+        self.n_recurrent = num_layers
+        self.last_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        for size in hidden_layer_sizes:
+            layers: list[nn.Module] = [
+                nn.Linear(width, size),
+                make_activation(activation),
+            ]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            blocks.append(nn.Sequential(*layers))
+            width = size
+        self.blocks = nn.ModuleList(blocks)
+        self.output = nn.Linear(width, n_outputs)
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Raw output scores for ``x`` of shape ``(n, T, F)``; ``lengths`` (optional)
+        gives each sequence's true length in a zero-padded batch."""
+        h = x
+        for i, block in enumerate(self.blocks):
+            if i < self.n_recurrent:
+                h, last = block(h, lengths)
+                if i == self.n_recurrent - 1:
+                    h = self.last_dropout(last)
+            else:
+                h = block(h)
+        return self.output(h)
