@@ -200,7 +200,10 @@ def fit_stacked(
     >>> from sknn import MLPClassifier
     >>> from sknn.model_selection import fit_stacked
     >>> X, y = load_iris(return_X_y=True)
-    >>> nets = [MLPClassifier((16,), max_iter=50, random_state=s) for s in range(3)]
+    >>> nets = [
+    ...     MLPClassifier((16,), learning_rate_init=0.01, max_iter=100, random_state=s)
+    ...     for s in range(3)
+    ... ]
     >>> rows = [np.arange(0, 150, 2), np.arange(1, 150, 2), np.arange(150)]
     >>> [round(net.score(X, y), 2) > 0.5 for net in fit_stacked(nets, X, y, indices=rows)]
     [True, True, True]
