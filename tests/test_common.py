@@ -31,6 +31,19 @@ ESTIMATORS = [
     MLPRegressor(**FAST, learning_rate_init=0.01),
 ]
 
+from sknn import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
+from sknn.modules import MLP  # noqa: E402
+
+_NN_FAST = dict(
+    module=MLP,
+    module_kwargs={"hidden_layer_sizes": (16,)},
+    max_iter=100,
+    learning_rate_init=0.01,
+    random_state=0,
+    device="cpu",
+)
+ESTIMATORS += [NeuralNetClassifier(**_NN_FAST), NeuralNetRegressor(**_NN_FAST)]
+
 # The sample-weight equivalence checks compare a weighted fit with a fit on repeated
 # rows at rtol=1e-7: float32 arithmetic sums in a different order in the two fits and
 # cannot meet that, float64 (the precision scikit-learn's MLP trains in) does.

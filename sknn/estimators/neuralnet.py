@@ -1,0 +1,364 @@
+"""NeuralNetClassifier and NeuralNetRegressor: sknn's engine around a user's own module."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+
+import torch
+from sklearn.utils._param_validation import StrOptions
+from torch import nn
+
+from sknn.base import BaseNeuralNet
+from sknn.estimators._classifier import NeuralNetClassifierMixin
+from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.modules import MLP
+from sknn.training.losses import REGRESSION_LOSSES
+
+#: Fit-time facts a module may declare among its keyword arguments.
+FIT_TIME_FACTS = ("n_features_in", "n_outputs", "input_shape")
+
+_DOC_PARAMS = """
+    Parameters
+    ----------
+    module : torch.nn.Module class, callable or instance, default=None
+        The network. A class or a factory is called with ``module_kwargs`` plus the
+        fit-time facts it declares among its keyword arguments: ``n_features_in``,
+        ``n_outputs`` (the number of classes for a multiclass classifier, 1 for a
+        binary one, the number of targets for a regressor) and ``input_shape``, so
+        sizes are never hard-coded. An instance (for example with pretrained weights
+        loaded from a file) is copied at each ``fit`` and trained as it is. ``None``
+        is :class:`sknn.modules.MLP`. The module returns raw scores (logits); the
+        loss applies the link.
+    module_kwargs : dict, default=None
+        Keyword arguments of ``module``.
+    solver : str, default="adam"
+        ``"adam"``, ``"sgd"``, ``"lbfgs"``, ``"adamw"``, ``"nadam"``, ``"radam"``,
+        ``"rmsprop"`` or ``"adagrad"``.
+    alpha : float, default=0.0001
+        L2 penalty on the weights (tensors with more than one dimension), scaled as
+        in scikit-learn's MLP.
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule.
+    learning_rate_init : float, default=0.001
+        Initial learning rate.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Reshuffle the rows every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout and the validation split.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no progress.
+    verbose : bool or int, default=False
+        Print one line per epoch.
+    warm_start : bool, default=False
+        Reuse the previous solution as the starting point of the next ``fit``.
+    momentum : float, default=0.9
+        Momentum for ``"sgd"`` (and ``"rmsprop"``).
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with ``"sgd"``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when the validation
+        score stops improving, restoring the best weights.
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping or validation callbacks.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam-family parameters.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+    max_fun : int, default=15000
+        Maximum loss evaluations per L-BFGS iteration.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    dtype : {"float32", "float64"}, default="float32"
+        Floating precision of the weights and of the data on the device.
+    callbacks : list of Callback, default=None
+        Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
+"""
+
+_DOC_ATTRS = """
+    module_ : torch.nn.Module
+        The trained network.
+    n_outputs_ : int
+        Width of the network output.
+    loss_ : float
+        Training loss of the last epoch.
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    history_ : History
+        One record per epoch (``train_loss``, ``valid_loss``, ``valid_score``, ``lr``,
+        ``dur``).
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Feature names seen in ``fit`` (DataFrames with string columns only).
+    device_ : str
+        The device the network lives on.
+    callbacks_ : list of Callback
+        The callbacks as fitted.
+"""
+
+
+class _ModuleMixin:
+    """Build the user's module from the fit-time facts it declares."""
+
+    def _build_module(self, meta: dict) -> nn.Module:
+        factory = MLP if self.module is None else self.module
+        if isinstance(factory, nn.Module):
+            return copy.deepcopy(factory)
+        kwargs = dict(self.module_kwargs or {})
+        try:
+            params = inspect.signature(factory).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            params = {}
+        for name in FIT_TIME_FACTS:
+            if name in params and name not in kwargs:
+                kwargs[name] = meta[name]
+        name = getattr(factory, "__name__", type(factory).__name__)
+        try:
+            net = factory(**kwargs)
+        except TypeError as exc:
+            raise ValueError(
+                f"Could not build the module {name} with arguments {sorted(kwargs)}: "
+                f"{exc}. Fit-time facts are passed only when declared among its "
+                f"keyword arguments ({', '.join(FIT_TIME_FACTS)})."
+            ) from exc
+        if not isinstance(net, nn.Module):
+            raise ValueError(
+                f"module must be a torch.nn.Module class, instance or a factory "
+                f"returning one; {name} returned {type(net).__name__}."
+            )
+        return net
+
+
+def _constraints() -> dict:
+    return {
+        **BaseNeuralNet._parameter_constraints,
+        "module": [callable, None],
+        "module_kwargs": [dict, None],
+    }
+
+
+class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet):
+    __doc__ = (
+        """A classifier around your own PyTorch module, with sknn's whole engine.
+
+    Early stopping, callbacks, devices, class weights, the per-epoch history,
+    ``warm_start``, ``partial_fit``, :meth:`fine_tune` and :func:`sknn.save` work as
+    for the MLP. Inputs are 2-D tables ``(n_samples, n_features)``.
+"""
+        + _DOC_PARAMS
+        + """    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels."""
+        + _DOC_ATTRS
+        + """
+    See Also
+    --------
+    NeuralNetRegressor : The regressor.
+    MLPClassifier : The same engine with scikit-learn's MLP parameters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn.datasets import load_iris
+    >>> from sknn import NeuralNetClassifier
+    >>> class TwoLayer(torch.nn.Module):
+    ...     def __init__(self, n_features_in, n_outputs, width=16):
+    ...         super().__init__()
+    ...         self.body = torch.nn.Sequential(
+    ...             torch.nn.Linear(n_features_in, width), torch.nn.ReLU())
+    ...         self.output = torch.nn.Linear(width, n_outputs)
+    ...     def forward(self, x):
+    ...         return self.output(self.body(x))
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = NeuralNetClassifier(TwoLayer, module_kwargs={"width": 32},
+    ...                           max_iter=200, learning_rate_init=0.01,
+    ...                           random_state=0).fit(X, y)
+    >>> clf.module_.output.out_features, clf.score(X, y) > 0.9
+    (3, True)
+    """
+    )
+
+    _parameter_constraints = {
+        **_constraints(),
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        module_kwargs: dict | None = None,
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        class_weight: dict | str | None = None,
+        device: str | torch.device = "auto",
+        dtype: str = "float32",
+        callbacks: list | None = None,
+    ) -> None:
+        self.module = module
+        self.module_kwargs = module_kwargs
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.class_weight = class_weight
+        self.device = device
+        self.dtype = dtype
+        self.callbacks = callbacks
+
+
+class NeuralNetRegressor(_ModuleMixin, NeuralNetRegressorMixin, BaseNeuralNet):
+    __doc__ = (
+        """A regressor around your own PyTorch module, with sknn's whole engine.
+
+    Targets are standardised for training (``scale_target``) and predictions come
+    back on the original scale, 1-D for a single target.
+"""
+        + _DOC_PARAMS
+        + """    loss : {"squared_error", "absolute_error", "huber", "poisson"}, \
+default="squared_error"
+        Loss optimised (on scaled targets).
+    scale_target : bool, default=True
+        Standardise the targets for training and undo it at prediction.
+
+    Attributes
+    ----------"""
+        + _DOC_ATTRS
+        + """
+    See Also
+    --------
+    NeuralNetClassifier : The classifier.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sknn import NeuralNetRegressor
+    >>> def linear(n_features_in, n_outputs):
+    ...     return torch.nn.Linear(n_features_in, n_outputs)
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = NeuralNetRegressor(linear, max_iter=100, learning_rate_init=0.05,
+    ...                          random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape, reg.score(X, y) > 0.4
+    ((3,), True)
+    """
+    )
+
+    _parameter_constraints = {
+        **_constraints(),
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "scale_target": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        module_kwargs: dict | None = None,
+        *,
+        loss: str = "squared_error",
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        scale_target: bool = True,
+        device: str | torch.device = "auto",
+        dtype: str = "float32",
+        callbacks: list | None = None,
+    ) -> None:
+        self.module = module
+        self.module_kwargs = module_kwargs
+        self.loss = loss
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.scale_target = scale_target
+        self.device = device
+        self.dtype = dtype
+        self.callbacks = callbacks
+
+
+__all__ = ["FIT_TIME_FACTS", "NeuralNetClassifier", "NeuralNetRegressor"]
