@@ -600,7 +600,9 @@ def _check_value(base: BaseEstimator, name: str, dist, value) -> None:
     est = clone(base).set_params(**decode_params({name: value}))
     targets = [est, *(v for v in est.get_params(deep=True).values())]
     for target in targets:
-        if isinstance(target, BaseEstimator) and hasattr(target, "_validate_params"):
+        if isinstance(target, BaseEstimator) and hasattr(
+            type(target), "_parameter_constraints"
+        ):
             try:
                 target._validate_params()
             except ValueError as exc:

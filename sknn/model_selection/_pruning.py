@@ -90,7 +90,8 @@ class _Fold:
         self.running = True
         self.fit_time += time.perf_counter() - tic
 
-    def step(self) -> None:
+    def step(self) -> bool:
+        """Run one epoch; ``False`` once training has ended."""
         tic = time.perf_counter()
         try:
             record = next(self.steps)
@@ -100,6 +101,7 @@ class _Fold:
             self.epochs += 1
             self.last_score = float(record.get("valid_score", np.nan))
         self.fit_time += time.perf_counter() - tic
+        return self.running
 
     def close(self) -> None:
         tic = time.perf_counter()
@@ -134,13 +136,15 @@ def cross_validate_pruned(
         for train, test in splits:
             folds.append(_Fold(clone(estimator), X, y, train, test, fit_params))
         step = 0
-        while any(f.running for f in folds):
-            for fold in folds:
-                if fold.running:
-                    fold.step()
+        while True:
+            advanced = [fold.step() for fold in folds if fold.running]
+            if not any(advanced):
+                break
             trial.report(float(np.nanmean([f.last_score for f in folds])), step)
             step += 1
-            if trial.should_prune():
+            # After the last epoch there is nothing left to save.
+            more = any(f.running and f.epochs < f.final.max_iter for f in folds)
+            if more and trial.should_prune():
                 trial.set_user_attr(EPOCHS_ATTR, sum(f.epochs for f in folds))
                 for fold in folds:
                     fold.close()

@@ -1,0 +1,389 @@
+"""OptunaSearchCV: the sklearn contract, default spaces, bad input, pruning, no leakage."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sknn import MLPClassifier, MLPRegressor
+from sknn.model_selection import (
+    OptunaSearchCV,
+    decode_params,
+    default_search_space,
+)
+
+FAST = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0, device="cpu")
+LR = {"learning_rate_init": FloatDistribution(1e-3, 1e-1, log=True)}
+LR01 = {"learning_rate_init": FloatDistribution(0.01, 0.011)}
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=120, n_features=6, n_informative=4, random_state=0
+    )
+    return X.astype(np.float32), y
+
+
+class RecordingMLP(MLPClassifier):
+    """Records what each stepwise fit trains on and is scored on."""
+
+    calls: list = []
+
+    def _fit_steps(self, X, y, *, sample_weight=None, eval_set=None):
+        RecordingMLP.calls.append(
+            (
+                np.asarray(X).copy(),
+                sample_weight,
+                None if eval_set is None else np.asarray(eval_set[0]).copy(),
+            )
+        )
+        return super()._fit_steps(X, y, sample_weight=sample_weight, eval_set=eval_set)
+
+
+class FailingClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class; raises in fit when ``fail`` is true."""
+
+    def __init__(self, fail=False):
+        self.fail = fail
+
+    def fit(self, X, y):
+        if self.fail:
+            raise ValueError("failing on purpose")
+        self.dummy_ = DummyClassifier().fit(X, y)
+        self.classes_ = self.dummy_.classes_
+        return self
+
+    def predict(self, X):
+        return self.dummy_.predict(X)
+
+
+# ---------------------------------------------------------------- sklearn contract
+# The estimator-check settings of tests/test_common.py, one trial on two folds.
+CHECK_FAST = dict(hidden_layer_sizes=(16,), max_iter=100, random_state=0, device="cpu")
+
+
+# error_score="raise": the checks expect the estimator's own errors on bad input,
+# which the default error_score=nan records as failed trials (as sklearn's searches).
+@parametrize_with_checks(
+    [
+        OptunaSearchCV(
+            MLPClassifier(**CHECK_FAST),
+            LR01,
+            n_trials=1,
+            cv=2,
+            random_state=0,
+            error_score="raise",
+        ),
+        OptunaSearchCV(
+            MLPRegressor(**CHECK_FAST),
+            LR01,
+            n_trials=1,
+            cv=2,
+            random_state=0,
+            error_score="raise",
+        ),
+    ]
+)
+def test_sklearn_compatible_search(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitFailedWarning)
+        check(estimator)
+
+
+def test_cv_results_match_sklearn_keys(data):
+    X, y = data
+    cv = StratifiedKFold(3)
+    est = MLPClassifier(**FAST)
+    space = {"alpha": CategoricalDistribution([1e-4, 1e-2])}
+    search = OptunaSearchCV(
+        est,
+        space,
+        n_trials=3,
+        cv=cv,
+        return_train_score=True,
+        scoring=["accuracy", "balanced_accuracy"],
+        refit="accuracy",
+        random_state=0,
+    ).fit(X, y)
+    grid = GridSearchCV(
+        est,
+        {"alpha": [1e-4, 1e-2]},
+        cv=cv,
+        return_train_score=True,
+        scoring=["accuracy", "balanced_accuracy"],
+        refit="accuracy",
+    ).fit(X, y)
+    assert set(search.cv_results_) == set(grid.cv_results_) | {"trial_number"}
+    # The same parameters give the same fold scores as sklearn's search.
+    for i, params in enumerate(search.cv_results_["params"]):
+        j = grid.cv_results_["params"].index(params)
+        for k in range(3):
+            key = f"split{k}_test_accuracy"
+            assert search.cv_results_[key][i] == pytest.approx(grid.cv_results_[key][j])
+    best = search.best_index_
+    assert search.best_score_ == search.cv_results_["mean_test_accuracy"][best]
+    assert search.cv_results_["rank_test_accuracy"][best] == 1
+    assert search.best_params_ == search.cv_results_["params"][best]
+    assert search.best_score_ == pytest.approx(search.study_.best_value)
+    np.testing.assert_array_equal(search.predict(X), search.best_estimator_.predict(X))
+    assert search.score(X, y) == search.best_estimator_.score(X, y)
+    assert list(search.classes_) == [0, 1]
+
+
+# ---------------------------------------------------------------- default spaces
+def test_default_space_runs_and_best_params_are_estimator_params(data):
+    X, y = data
+    search = OptunaSearchCV(
+        MLPClassifier(max_iter=5, random_state=0, device="cpu"),
+        n_trials=2,
+        cv=2,
+        random_state=0,
+    ).fit(X, y)
+    assert set(search.best_params_) == set(default_search_space(MLPClassifier()))
+    assert isinstance(search.best_params_["hidden_layer_sizes"], tuple)
+    MLPClassifier().set_params(**search.best_params_)._validate_params()
+    assert (
+        search.best_estimator_.hidden_layer_sizes
+        == (search.best_params_["hidden_layer_sizes"])
+    )
+
+
+def test_default_space_pipeline_prefix_and_unknown_estimator():
+    pipe = make_pipeline(StandardScaler(), MLPRegressor())
+    space = default_search_space(pipe)
+    assert "mlpregressor__learning_rate_init" in space
+    assert all(name.startswith("mlpregressor__") for name in space)
+    with pytest.raises(ValueError, match="no default search space for Logistic"):
+        default_search_space(LogisticRegression())
+    with pytest.raises(ValueError, match="no default search space"):
+        OptunaSearchCV(LogisticRegression()).fit([[0.0], [1.0]] * 5, [0, 1] * 5)
+
+
+def test_decode_params_only_decodes_integer_tuples():
+    out = decode_params({"a": "(3,)", "b": "(2, 4)", "c": "relu", "d": "(x,)"})
+    assert out == {"a": (3,), "b": (2, 4), "c": "relu", "d": "(x,)"}
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "space, match",
+    [
+        ({"no_such": FloatDistribution(0, 1)}, "Invalid parameter 'no_such'"),
+        ({"alpha": [0.1, 0.2]}, "must be an Optuna distribution"),
+        ({"hidden_layer_sizes": FloatDistribution(1, 5)}, "cannot apply"),
+        ({"alpha": FloatDistribution(-1, 1)}, "cannot apply"),
+        ({"activation": CategoricalDistribution(["relu", "nope"])}, "cannot apply"),
+    ],
+)
+def test_bad_space_fails_before_any_trial(data, space, match):
+    X, y = data
+    search = OptunaSearchCV(MLPClassifier(**FAST), space, n_trials=2, cv=2)
+    with pytest.raises(ValueError, match=match):
+        search.fit(X, y)
+    assert not hasattr(search, "study_")
+
+
+def test_unreachable_storage_and_wrong_direction(data, tmp_path):
+    X, y = data
+    unreachable = "postgresql+psycopg2://nobody:x@127.0.0.1:1/none"
+    for storage in (unreachable, str(tmp_path / "missing" / "journal.log")):
+        with pytest.raises(ValueError, match="Cannot open the Optuna storage"):
+            OptunaSearchCV(MLPClassifier(**FAST), LR, storage=storage).fit(X, y)
+    url = f"sqlite:///{tmp_path / 'min.db'}"
+    optuna.create_study(storage=url, study_name="s", direction="minimize")
+    search = OptunaSearchCV(
+        MLPClassifier(**FAST), LR, storage=url, study_name="s", load_if_exists=True
+    )
+    with pytest.raises(ValueError, match="direction 'maximize'"):
+        search.fit(X, y)
+    with pytest.raises(ValueError, match="load_if_exists=True"):
+        OptunaSearchCV(MLPClassifier(**FAST), LR, storage=url, study_name="s").fit(X, y)
+    with pytest.raises(ValueError, match="n_trials or timeout"):
+        OptunaSearchCV(MLPClassifier(**FAST), LR, n_trials=None).fit(X, y)
+
+
+def test_multimetric_needs_refit_name(data):
+    X, y = data
+    search = OptunaSearchCV(
+        MLPClassifier(**FAST), LR, n_trials=2, cv=2, scoring=["accuracy", "f1"]
+    )
+    with pytest.raises(ValueError, match="refit must be set to a scorer key"):
+        search.fit(X, y)
+
+
+def test_failing_trials_recorded_with_error_score_and_search_goes_on(data):
+    X, y = data
+    space = {"fail": CategoricalDistribution([True, False])}
+
+    def search(**kwargs):
+        return OptunaSearchCV(
+            FailingClassifier(),
+            space,
+            n_trials=6,
+            cv=2,
+            sampler=optuna.samplers.RandomSampler(seed=0),
+            **kwargs,
+        ).fit(X, y)
+
+    with pytest.warns(FitFailedWarning):
+        nan_search = search()
+    failed = np.array([p["fail"] for p in nan_search.cv_results_["params"]])
+    assert failed.any() and not failed.all()
+    scores = nan_search.cv_results_["mean_test_score"]
+    assert np.isnan(scores[failed]).all() and np.isfinite(scores[~failed]).all()
+    assert nan_search.best_params_ == {"fail": False}
+    for t in nan_search.study_.trials:
+        expected = "FAIL" if t.params["fail"] else "COMPLETE"
+        assert t.state.name == expected
+    # A numeric error_score completes the trial with that value.
+    with pytest.warns(FitFailedWarning):
+        numeric = search(error_score=-1.0)
+    assert (numeric.cv_results_["mean_test_score"][failed] == -1.0).all()
+    with pytest.raises(ValueError, match="failing on purpose"):
+        search(error_score="raise")
+
+
+# ---------------------------------------------------------------- pruning
+def test_folds_train_on_train_rows_and_score_on_test_rows_only(data):
+    X, y = data
+    cv = KFold(3, shuffle=True, random_state=1)
+    sw = np.arange(1, len(y) + 1, dtype=np.float64)
+    RecordingMLP.calls = []
+    OptunaSearchCV(
+        RecordingMLP(**FAST),
+        LR,
+        n_trials=1,
+        cv=cv,
+        refit=False,
+    ).fit(X, y, sample_weight=sw)
+    assert len(RecordingMLP.calls) == 3
+    for (X_fit, w_fit, X_eval), (train, test) in zip(
+        RecordingMLP.calls, cv.split(X, y)
+    ):
+        np.testing.assert_array_equal(X_eval, X[test])
+        np.testing.assert_array_equal(X_fit, X[train])
+        np.testing.assert_array_equal(w_fit, sw[train])
+        assert not set(map(bytes, X_eval)) & set(map(bytes, X_fit))
+
+
+def test_pipeline_fits_transformers_on_training_rows_only(data):
+    X, y = data
+    cv = KFold(2)
+    RecordingMLP.calls = []
+    pipe = Pipeline([("scale", StandardScaler()), ("mlp", RecordingMLP(**FAST))])
+    search = OptunaSearchCV(
+        pipe,
+        {"mlp__alpha": FloatDistribution(1e-5, 1e-2, log=True)},
+        n_trials=1,
+        cv=cv,
+        refit=False,
+    ).fit(X, y, mlp__sample_weight=np.ones(len(y)))
+    assert search.n_epochs_ > 0  # went through the stepwise (prunable) path
+    for (X_fit, _, X_eval), (train, test) in zip(RecordingMLP.calls, cv.split(X)):
+        scaler = StandardScaler().fit(X[train])
+        np.testing.assert_allclose(X_fit, scaler.transform(X[train]), rtol=1e-6)
+        np.testing.assert_allclose(X_eval, scaler.transform(X[test]), rtol=1e-6)
+    assert "mlp__alpha" in search.cv_results_["params"][0]
+
+
+def test_pruning_runs_fewer_epochs(data):
+    X, y = data
+    space = {"learning_rate_init": FloatDistribution(1e-5, 1.0, log=True)}
+    est = MLPClassifier(**{**FAST, "max_iter": 12})
+    runs = {}
+    for name, pruner in [
+        ("pruned", optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)),
+        ("full", optuna.pruners.NopPruner()),
+    ]:
+        runs[name] = OptunaSearchCV(
+            est,
+            space,
+            n_trials=8,
+            cv=2,
+            pruner=pruner,
+            refit=False,
+            sampler=optuna.samplers.RandomSampler(seed=0),
+        ).fit(X, y)
+    assert runs["pruned"].n_pruned_trials_ > 0
+    assert runs["full"].n_pruned_trials_ == 0
+    assert runs["pruned"].n_epochs_ < runs["full"].n_epochs_
+    assert runs["full"].n_trials_ == 8
+    assert runs["pruned"].n_trials_ == 8 - runs["pruned"].n_pruned_trials_
+    pruned = [
+        t
+        for t in runs["pruned"].study_.trials
+        if t.state == optuna.trial.TrialState.PRUNED
+    ]
+    assert all(len(t.intermediate_values) < 12 for t in pruned)
+
+
+def test_other_estimators_run_unpruned(data):
+    X, y = data
+    search = OptunaSearchCV(
+        LogisticRegression(),
+        {"C": FloatDistribution(1e-2, 10, log=True)},
+        n_trials=3,
+        cv=2,
+        random_state=0,
+    ).fit(X, y)
+    assert search.n_epochs_ == 0
+    assert all(not t.intermediate_values for t in search.study_.trials)
+    no_pruning = OptunaSearchCV(
+        MLPClassifier(**FAST), LR, n_trials=2, cv=2, pruning=False
+    ).fit(X, y)
+    assert no_pruning.n_epochs_ == 0
+
+
+# ---------------------------------------------------------------- running the search
+def test_threads_timeout_and_progress_bar(data, capsys):
+    X, y = data
+    search = OptunaSearchCV(
+        MLPClassifier(**FAST),
+        LR,
+        n_trials=4,
+        cv=2,
+        n_jobs=2,
+        verbose=1,
+        random_state=0,
+    ).fit(X, y)
+    assert len(search.study_.trials) == 4
+    assert search.n_trials_ == 4
+    assert "trials" in capsys.readouterr().err
+    timed = OptunaSearchCV(
+        MLPClassifier(**FAST), LR, n_trials=None, timeout=0.5, cv=2, refit=False
+    ).fit(X, y)
+    assert timed.n_trials_ >= 1
+
+
+def test_int_distribution_and_refit_false(data):
+    X, y = data
+    search = OptunaSearchCV(
+        MLPClassifier(**FAST),
+        {"hidden_layer_sizes": IntDistribution(2, 6)},
+        n_trials=2,
+        cv=2,
+        refit=False,
+        random_state=0,
+    ).fit(X, y)
+    assert not hasattr(search, "best_estimator_")
+    assert isinstance(search.best_params_["hidden_layer_sizes"], int)
