@@ -297,7 +297,10 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         else:
             optimizer = build_optimizer(
                 self.solver,
-                split_decay_groups(self.module_, wd),
+                # L-BFGS takes no parameter groups; its L2 term is in the objective.
+                [p for p in self.module_.parameters() if p.requires_grad]
+                if lbfgs
+                else split_decay_groups(self.module_, wd),
                 lr=1.0
                 if lbfgs
                 else ft.get("learning_rate_init", self.learning_rate_init),

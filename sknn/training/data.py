@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -103,7 +103,7 @@ class TensorData:
         new.w = None if self.w is None else self.w.index_select(0, idx_t)
         return new
 
-    def _dense(self, x, rows: Sequence[int] | np.ndarray | slice) -> torch.Tensor:
+    def _dense(self, x, rows: slice) -> torch.Tensor:
         block = x[rows].toarray()
         return torch.from_numpy(block).to(self.device, non_blocking=True)
 
@@ -116,20 +116,20 @@ class TensorData:
             perm = torch.randperm(n, generator=generator)
             perm_dev = perm.to(self.device, non_blocking=True)
             perm_np = perm.numpy()
+            # Sparse matrices are permuted once per epoch on the host, so that each
+            # batch is a cheap contiguous row slice densified on its own.
             xs = [
-                x if s else x.index_select(0, perm_dev)
+                x[perm_np] if s else x.index_select(0, perm_dev)
                 for x, s in zip(self.inputs, self.sparse)
             ]
             y = None if self.y is None else self.y.index_select(0, perm_dev)
             w = None if self.w is None else self.w.index_select(0, perm_dev)
         else:
-            perm_np = None
             xs, y, w = self.inputs, self.y, self.w
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            rows = slice(start, stop) if perm_np is None else perm_np[start:stop]
             xb = tuple(
-                self._dense(x, rows) if s else x[start:stop]
+                self._dense(x, slice(start, stop)) if s else x[start:stop]
                 for x, s in zip(xs, self.sparse)
             )
             yield (

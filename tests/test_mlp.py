@@ -1,0 +1,492 @@
+"""Behaviour of MLPClassifier / MLPRegressor that users of scikit-learn's MLP rely on."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sknn import MLPClassifier, MLPRegressor
+from sknn.callbacks import Callback, EarlyStopping
+
+CPU = dict(device="cpu", random_state=0)
+
+
+# --------------------------------------------------------------------- real data
+def test_breast_cancer_pipeline_accuracy(breast_cancer):
+    X, y = breast_cancer
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(**CPU))
+    assert cross_val_score(pipe, X, y, cv=5).mean() >= 0.96
+
+
+def test_diabetes_r2_with_defaults(diabetes):
+    X, y = diabetes
+    pipe = make_pipeline(StandardScaler(), MLPRegressor(**CPU))
+    assert cross_val_score(pipe, X, y, cv=5, scoring="r2").mean() >= 0.45
+
+
+def test_digits_held_out_accuracy(digits):
+    X, y = digits
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0, stratify=y)
+    clf = MLPClassifier(**CPU).fit(X_tr, y_tr)
+    assert clf.score(X_te, y_te) >= 0.95
+
+
+def test_target_scaling_trains_raw_targets(diabetes):
+    """Raw targets in the hundreds train well without a TransformedTargetRegressor."""
+    X, y = diabetes
+    X = StandardScaler().fit_transform(X)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
+    params = dict(**CPU, max_iter=50)
+    scaled = MLPRegressor(**params).fit(X_tr, y_tr).score(X_te, y_te)
+    raw = MLPRegressor(**params, scale_target=False).fit(X_tr, y_tr).score(X_te, y_te)
+    # Unscaled (scikit-learn's behaviour) has not even reached the mean predictor yet.
+    assert raw < 0
+    assert scaled > 0.25
+
+
+# --------------------------------------------------------------------- labels and outputs
+@pytest.mark.parametrize(
+    "labels", [np.array(["cat", "dog", "emu"]), np.array([10, 20, 30]), None]
+)
+def test_labels_come_back_in_their_type(iris, labels):
+    X, y = iris
+    if labels is None:  # booleans: binary
+        y_lab = y > 0
+    else:
+        y_lab = labels[y]
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=50, **CPU).fit(X, y_lab)
+    pred = clf.predict(X)
+    assert pred.ndim == 1
+    assert pred.dtype == np.asarray(y_lab).dtype
+    assert set(pred) <= set(y_lab)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), len(clf.classes_))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-6)
+
+
+def test_binary_has_one_logistic_output(breast_cancer):
+    X, y = breast_cancer
+    clf = MLPClassifier(hidden_layer_sizes=(8, 4), max_iter=5, **CPU).fit(X, y)
+    assert clf.out_activation_ == "logistic"
+    assert clf.n_outputs_ == 1
+    assert [c.shape for c in clf.coefs_] == [(30, 8), (8, 4), (4, 1)]
+    assert [b.shape for b in clf.intercepts_] == [(8,), (4,), (1,)]
+    assert clf.n_layers_ == 4
+
+
+def test_multilabel_classification():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=200, n_classes=4, random_state=0)
+    clf = MLPClassifier(max_iter=200, **CPU).fit(X, Y)
+    pred = clf.predict(X)
+    assert pred.shape == Y.shape
+    assert set(np.unique(pred)) <= {0, 1}
+    assert clf.score(X, Y) > 0.5
+    assert clf.predict_proba(X).shape == Y.shape
+
+
+def test_multioutput_regression():
+    from sklearn.datasets import load_linnerud
+
+    X, Y = load_linnerud(return_X_y=True)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=200, **CPU).fit(X, Y)
+    assert reg.predict(X).shape == Y.shape
+    assert reg.n_outputs_ == 3
+
+
+@pytest.mark.parametrize(
+    "loss", ["squared_error", "absolute_error", "huber", "poisson"]
+)
+def test_regression_losses_train(diabetes, loss):
+    X, y = diabetes
+    X = StandardScaler().fit_transform(X)
+    reg = MLPRegressor(hidden_layer_sizes=(32,), loss=loss, max_iter=80, **CPU)
+    assert reg.fit(X, y).score(X, y) > 0.4
+    if loss == "poisson":
+        assert reg.out_activation_ == "exp"
+        assert np.all(reg.predict(X) > 0)
+        with pytest.raises(ValueError, match="negative"):
+            clone(reg).fit(X, y - 200)
+
+
+# --------------------------------------------------------------------- inputs
+def test_inputs_of_any_numeric_dtype_and_container(iris):
+    X, y = iris
+    base = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, **CPU)
+    ref = clone(base).fit(X.astype(np.float32), y).predict_proba(X)
+    for X_in in (X, X.astype(np.float16), (X * 10).astype(np.int64), X.tolist()):
+        np.testing.assert_allclose(
+            clone(base).fit(X_in, y).predict_proba(X), ref, atol=0.05
+        )
+
+
+def test_sparse_input_matches_dense():
+    rng = np.random.RandomState(0)
+    X = sp.random(300, 40, density=0.2, format="csr", random_state=rng)
+    y = rng.randint(0, 3, 300)
+    params = dict(hidden_layer_sizes=(16,), max_iter=20, **CPU)
+    dense = MLPClassifier(**params).fit(X.toarray(), y).predict_proba(X.toarray())
+    sparse = MLPClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(sparse, dense, atol=1e-5)
+
+
+def test_pandas_feature_names_are_kept_and_checked(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=10, **CPU).fit(df, y)
+    assert list(clf.feature_names_in_) == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(df.rename(columns={"a": "z"}))
+
+
+# --------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "X_bad, match",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 2.0], [0.0, 1.0]]), "NaN"),
+        (np.array([[np.inf, 1.0], [1.0, 2.0], [0.0, 1.0]]), "infinity"),
+        (np.empty((0, 2)), "0 sample"),
+    ],
+)
+def test_bad_X_gets_a_clear_error(X_bad, match):
+    with pytest.raises(ValueError, match=match):
+        MLPClassifier(**CPU).fit(X_bad, np.arange(len(X_bad)) % 2)
+
+
+def test_single_class_and_feature_count_errors(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="greater than one"):
+        MLPClassifier(**CPU).fit(X, np.zeros(len(X)))
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, **CPU).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :3])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "newton"},
+        {"activation": "swish2"},
+        {"alpha": -1.0},
+        {"learning_rate_init": 0.0},
+        {"dropout": 1.0},
+        {"validation_fraction": 1.5},
+        {"dtype": "float16"},
+    ],
+)
+def test_bad_parameters_are_rejected_before_training(iris, params):
+    X, y = iris
+    with pytest.raises(ValueError, match=next(iter(params))):
+        MLPClassifier(**CPU, **params).fit(X, y)
+
+
+def test_unavailable_device_is_a_clear_error(iris):
+    X, y = iris
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        MLPClassifier(device="cuda").fit(X, y)
+    with pytest.raises(ValueError, match="not a valid device"):
+        MLPClassifier(device="gpu0").fit(X, y)
+
+
+def test_diverging_loss_keeps_last_good_weights(diabetes):
+    X, y = diabetes
+    reg = MLPRegressor(
+        solver="sgd", learning_rate_init=1e6, momentum=0.0, max_iter=20, **CPU
+    )
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X * 1e3, y)
+    assert reg.stop_reason_ == "diverged"
+    assert np.all(np.isfinite(reg.predict(X)))
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch=3):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_leaves_a_usable_estimator(iris):
+    X, y = iris
+    clf = MLPClassifier(max_iter=50, callbacks=[_InterruptAt(3)], **CPU)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.fit(X, y)
+    assert clf.stop_reason_ == "interrupted"
+    assert clf.n_iter_ == 3
+    assert clf.predict(X).shape == (len(X),)
+
+
+# --------------------------------------------------------------------- training behaviour
+def test_same_seed_same_model_even_with_dropout(iris):
+    X, y = iris
+    params = dict(hidden_layer_sizes=(32,), dropout=0.3, max_iter=20, **CPU)
+    a = MLPClassifier(**params).fit(X, y).predict_proba(X)
+    b = MLPClassifier(**params).fit(X, y).predict_proba(X)
+    c = MLPClassifier(**{**params, "random_state": 1}).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_fit_does_not_touch_the_global_torch_stream(iris):
+    X, y = iris
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, dropout=0.2, **CPU).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_convergence_warning_when_max_iter_is_reached(iris):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        MLPClassifier(max_iter=3, **CPU).fit(X, y)
+
+
+def test_training_loss_plateau_stops_early(iris):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = MLPClassifier(max_iter=2000, tol=1e-2, **CPU).fit(X, y)
+    assert clf.n_iter_ < 2000
+    assert "Training loss did not improve" in clf.stop_reason_
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_early_stopping_restores_best_validation_weights(digits):
+    X, y = digits
+    clf = MLPClassifier(early_stopping=True, n_iter_no_change=3, max_iter=100, **CPU)
+    clf.fit(X, y)
+    assert clf.best_loss_ is None
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert set(clf.history_.keys()) >= {"train_loss", "valid_loss", "valid_score", "lr"}
+    # The kept weights are the best epoch's: rescoring the (seeded, stratified)
+    # validation split gives the best validation score.
+    from sknn.data import validation_split
+
+    _, va = validation_split(
+        len(X), 0.1, stratify=y, random_state=np.random.RandomState(0)
+    )
+    assert clf.score(X[va], y[va]) == pytest.approx(clf.best_validation_score_)
+
+
+def test_early_stopping_callback_monitors_validation_loss(digits):
+    X, y = digits
+    cb = EarlyStopping(monitor="valid_loss", patience=2)
+    clf = MLPClassifier(max_iter=200, callbacks=[cb], **CPU).fit(X, y)
+    fitted = clf.callbacks_[0]
+    assert cb is not fitted and not hasattr(cb, "best_epoch_")
+    assert fitted.stopped_epoch_ == clf.n_iter_
+    assert fitted.best_value_ == min(clf.history_["valid_loss"])
+
+
+def test_partial_fit_runs_one_epoch_per_call(iris):
+    X, y = iris
+    clf = MLPClassifier(hidden_layer_sizes=(16,), **CPU)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:50], y[:50], classes=[0, 1, 2])
+    assert clf.n_iter_ == 1 and clf.t_ == 50
+    for _ in range(4):
+        clf.partial_fit(X, y)
+    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 5
+    assert list(clf.classes_) == [0, 1, 2]
+    with pytest.raises(ValueError, match="classes"):
+        clf.partial_fit(X, y + 5)
+
+
+def test_partial_fit_is_absent_for_lbfgs(iris):
+    clf = MLPClassifier(solver="lbfgs")
+    assert not hasattr(clf, "partial_fit")
+    X, y = iris
+    assert clf.set_params(max_iter=50, **CPU).fit(X, y).score(X, y) > 0.9
+
+
+def test_warm_start_continues_training(iris):
+    X, y = iris
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, warm_start=True, **CPU)
+    clf.fit(X, y)
+    first = clf.coefs_[0].copy()
+    clf.fit(X, y)
+    assert clf.n_iter_ == 10 and len(clf.history_) == 10
+    assert not np.allclose(first, clf.coefs_[0])
+    with pytest.raises(ValueError, match="warm_start"):
+        clf.fit(X[y < 2], y[y < 2])
+
+
+@pytest.mark.parametrize(
+    "solver", ["adam", "adamw", "nadam", "radam", "sgd", "rmsprop", "adagrad"]
+)
+def test_every_solver_learns(iris, solver):
+    X, y = iris
+    X = StandardScaler().fit_transform(X)
+    lr = 0.1 if solver in ("sgd", "adagrad") else 0.01
+    clf = MLPClassifier(solver=solver, learning_rate_init=lr, max_iter=100, **CPU)
+    assert clf.fit(X, y).score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
+def test_learning_rate_schedules(iris, schedule):
+    X, y = iris
+    clf = MLPClassifier(
+        solver="sgd",
+        learning_rate=schedule,
+        learning_rate_init=0.5,
+        max_iter=300,
+        n_iter_no_change=2,
+        tol=1e-3,
+        **CPU,
+    ).fit(StandardScaler().fit_transform(X), y)
+    lrs = clf.history_["lr"]
+    assert lrs[-1] < lrs[0]
+    if schedule == "invscaling":
+        assert lrs[1] == pytest.approx(0.5 / (len(X) + 1) ** 0.5)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [
+        "identity",
+        "logistic",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "gelu",
+        "silu",
+        "mish",
+        "softplus",
+    ],
+)
+def test_every_activation_trains(iris, activation):
+    X, y = iris
+    clf = MLPClassifier(activation=activation, max_iter=30, **CPU).fit(X, y)
+    assert clf.score(X, y) > 0.6
+
+
+def test_dropout_and_batch_norm_are_in_the_module(iris):
+    X, y = iris
+    clf = MLPClassifier(dropout=0.2, batch_norm=True, max_iter=20, **CPU).fit(X, y)
+    kinds = {type(m).__name__ for m in clf.module_.modules()}
+    assert {"Dropout", "BatchNorm1d"} <= kinds
+    # predictions are deterministic (eval mode) despite dropout
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+
+
+def test_class_weight_balanced_helps_the_minority_class():
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import recall_score
+
+    X, y = make_classification(
+        n_samples=600, weights=[0.95], flip_y=0, class_sep=0.5, random_state=0
+    )
+    params = dict(hidden_layer_sizes=(8,), max_iter=30, **CPU)
+    plain = MLPClassifier(**params).fit(X, y)
+    balanced = MLPClassifier(**params, class_weight="balanced").fit(X, y)
+    assert recall_score(y, balanced.predict(X)) > recall_score(y, plain.predict(X))
+
+
+def test_zero_sample_weight_is_like_removing_rows(iris):
+    X, y = iris
+    w = np.ones(len(X))
+    w[::3] = 0
+    params = dict(solver="lbfgs", dtype="float64", max_iter=50, **CPU)
+    weighted = MLPClassifier(**params).fit(X, y, sample_weight=w)
+    removed = MLPClassifier(**params).fit(X[w > 0], y[w > 0])
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), removed.predict_proba(X), atol=1e-6
+    )
+
+
+def test_verbose_prints_one_line_per_epoch(iris, capsys):
+    X, y = iris
+    MLPClassifier(max_iter=3, verbose=True, early_stopping=True, **CPU).fit(X, y)
+    lines = [
+        ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Epoch")
+    ]
+    assert len(lines) == 3
+    assert "valid_score=" in lines[0] and "train_loss=" in lines[0]
+
+
+# --------------------------------------------------------------------- sklearn integration
+def test_grid_search_in_parallel_is_reproducible(iris):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, **CPU))
+    grid = {
+        "mlpclassifier__hidden_layer_sizes": [(8,), (16,)],
+        "mlpclassifier__alpha": [1e-4, 1e-2],
+    }
+    a = GridSearchCV(pipe, grid, cv=3, n_jobs=2).fit(X, y)
+    b = GridSearchCV(pipe, grid, cv=3, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(
+        a.cv_results_["mean_test_score"], b.cv_results_["mean_test_score"]
+    )
+    assert a.best_score_ > 0.8
+
+
+def test_pickle_joblib_and_clone_round_trips(iris, tmp_path):
+    X, y = iris
+    labels = np.array(["a", "b", "c"])[y]
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=10, **CPU).fit(X, labels)
+    expected = clf.predict_proba(X)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(clf)).predict_proba(X), expected
+    )
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    loaded = joblib.load(tmp_path / "clf.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert list(loaded.predict(X[:3])) == list(clf.predict(X[:3]))
+    # a loaded estimator keeps training (optimizer state travels with it)
+    loaded.partial_fit(X, labels)
+    assert loaded.n_iter_ == clf.n_iter_ + 1
+    fresh = clone(clf)
+    assert not hasattr(fresh, "module_")
+    assert fresh.get_params() == clf.get_params()
+
+
+def test_model_saved_from_cuda_loads_without_cuda(iris, monkeypatch):
+    """A pickle whose ``device_`` is CUDA loads on a CPU-only machine, on the CPU."""
+    X, y = iris
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, **CPU).fit(X, y)
+    state = clf.__getstate__()
+    state["device_"] = "cuda:0"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    restored = MLPClassifier.__new__(MLPClassifier)
+    restored.__setstate__(state)
+    assert restored.device_ == "cpu"
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.cuda
+def test_fit_on_cuda_and_predict_after_loading_on_cpu(iris, monkeypatch):
+    X, y = iris
+    clf = MLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=5, device="cuda", random_state=0
+    )
+    clf.fit(X, y)
+    assert clf.device_.startswith("cuda")
+    blob = pickle.dumps(clf)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = pickle.loads(blob)
+    assert loaded.device_ == "cpu"
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+    assert next(loaded.module_.parameters()).device.type == "cpu"
