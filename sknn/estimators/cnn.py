@@ -24,7 +24,7 @@ _CNN_DOC = (
     """
     Parameters
     ----------
-    channels : sequence of int, default=(32, 64, 128)
+    channels : sequence of int, default=(32, 64)
         Output channels of each convolution block. A block is ``Conv -> BatchNorm ->
         activation -> pooling -> dropout``.
     kernel_size : int, default=3
@@ -42,9 +42,11 @@ _CNN_DOC = (
         Batch normalisation after each convolution.
     dropout : float, default=0.0
         Dropout after each convolution block and each dense hidden layer.
-    global_pooling : {"avg", "max", "flatten"}, default="avg"
-        How the last feature maps become one vector per sample. ``"avg"`` and
-        ``"max"`` do not depend on the input size; ``"flatten"`` keeps positions.
+    global_pooling : {"flatten", "avg", "max"}, default="flatten"
+        How the last feature maps become one vector per sample. ``"flatten"`` keeps
+        positions (best on small images and short signals; the dense head grows with
+        the input size); global ``"avg"`` or ``"max"`` pooling gives a head whose size
+        does not depend on the input, better for large images.
     hidden_layer_sizes : sequence of int, default=(128,)
         Dense layers between the pooled features and the output.
     activation : str, default="relu"
@@ -236,7 +238,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
 
     def __init__(
         self,
-        channels: Sequence[int] = (32, 64, 128),
+        channels: Sequence[int] = (32, 64),
         kernel_size: int = 3,
         *,
         stride: int = 1,
@@ -245,7 +247,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         pool_size: int = 2,
         batch_norm: bool = True,
         dropout: float = 0.0,
-        global_pooling: str = "avg",
+        global_pooling: str = "flatten",
         hidden_layer_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         input_shape: Sequence[int] | None = None,
@@ -363,7 +365,7 @@ default="squared_error"
 
     def __init__(
         self,
-        channels: Sequence[int] = (32, 64, 128),
+        channels: Sequence[int] = (32, 64),
         kernel_size: int = 3,
         *,
         stride: int = 1,
@@ -372,7 +374,7 @@ default="squared_error"
         pool_size: int = 2,
         batch_norm: bool = True,
         dropout: float = 0.0,
-        global_pooling: str = "avg",
+        global_pooling: str = "flatten",
         hidden_layer_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         input_shape: Sequence[int] | None = None,

@@ -138,7 +138,7 @@ class CNN(nn.Module):
         Batch normalisation after each convolution.
     dropout : float, default=0.0
         Dropout after each block and each dense hidden layer.
-    global_pooling : {"avg", "max", "flatten"}, default="avg"
+    global_pooling : {"flatten", "avg", "max"}, default="flatten"
         How the last feature maps become a vector.
     hidden_layer_sizes : sequence of int, default=(128,)
         Dense layers between the pooled features and the output.
@@ -175,7 +175,7 @@ class CNN(nn.Module):
         pool_size: int = 2,
         batch_norm: bool = True,
         dropout: float = 0.0,
-        global_pooling: str = "avg",
+        global_pooling: str = "flatten",
         hidden_layer_sizes: Sequence[int] = (128,),
         activation: str = "relu",
     ) -> None:
