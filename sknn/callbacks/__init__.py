@@ -5,6 +5,21 @@ training by setting ``trainer.stop_training = True``; nothing raises.
 """
 
 from sknn.callbacks.base import Callback
+from sknn.callbacks.checkpoint import Checkpoint, load_checkpoint
 from sknn.callbacks.early_stopping import EarlyStopping
+from sknn.callbacks.gradient_clipping import GradientClipping
+from sknn.callbacks.logger import CSVLogger, JSONLogger
+from sknn.callbacks.lr_scheduler import LRScheduler
+from sknn.callbacks.progress import ProgressBar
 
-__all__ = ["Callback", "EarlyStopping"]
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "GradientClipping",
+    "JSONLogger",
+    "LRScheduler",
+    "ProgressBar",
+    "load_checkpoint",
+]

@@ -115,6 +115,21 @@ class EarlyStopping(Callback):
                     f"{self.patience} epochs"
                 )
 
+    def state_dict(self) -> dict:
+        """The running state, saved by :class:`~sknn.callbacks.Checkpoint`."""
+        return {
+            "best_value_": self.best_value_,
+            "best_epoch_": self.best_epoch_,
+            "stopped_epoch_": self.stopped_epoch_,
+            "_wait": self._wait,
+            "_best_state": self._best_state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the state from :meth:`state_dict` (when resuming a fit)."""
+        for key, value in state.items():
+            setattr(self, key, value)
+
     def on_train_end(self, trainer) -> None:
         if self.restore_best_weights and self._best_state is not None:
             with torch.no_grad():

@@ -1,0 +1,271 @@
+"""Checkpoints written atomically, and fits resumed from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from sknn.callbacks.base import Callback
+
+_FORMAT = "sknn-checkpoint"
+_VERSION = 1
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu").clone()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def atomic_torch_save(obj, path: str | os.PathLike) -> None:
+    """Write ``obj`` with :func:`torch.save` to a temporary file, then rename it.
+
+    The temporary file lives in the destination's directory, so the rename is atomic:
+    a crash leaves either the previous file or the new one, never half of one.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from sknn.callbacks.checkpoint import atomic_torch_save
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.pt")
+    >>> atomic_torch_save({"w": torch.ones(2)}, path)
+    >>> torch.load(path, weights_only=True)["w"].tolist()
+    [1.0, 1.0]
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :class:`Checkpoint` (tensors and numbers only).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The checkpoint file.
+
+    Returns
+    -------
+    dict
+        ``epoch``, ``module`` (a state dict), ``optimizer``, ``state``, ``history``
+        and the random-stream states.
+
+    Raises
+    ------
+    ValueError
+        If the file is not an sknn checkpoint, is corrupt, or holds anything but
+        tensors and plain values (it is read with ``torch.load(weights_only=True)``,
+        which never runs code from the file).
+    """
+    try:
+        ckpt = torch.load(path, weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a readable sknn checkpoint ({exc})."
+        ) from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != _FORMAT:
+        raise ValueError(f"{os.fspath(path)!r} is not an sknn checkpoint.")
+    if ckpt.get("version", math.inf) > _VERSION:
+        raise ValueError(
+            f"{os.fspath(path)!r} was written by a newer sknn (checkpoint format "
+            f"{ckpt.get('version')}); this sknn reads up to {_VERSION}."
+        )
+    return ckpt
+
+
+class Checkpoint(Callback):
+    """Save the training state every few epochs and / or when a metric improves.
+
+    Each checkpoint holds the weights, the optimiser state, the engine's counters,
+    the history, the state of the shuffling generator and of the dropout random
+    stream, and the state of callbacks that have one (early stopping, learning-rate
+    schedulers). It is written to a temporary file that is then renamed, so a crash
+    never leaves a half-written checkpoint. With ``resume=True``, a ``fit`` that finds
+    the file continues from it and, on CPU with the same ``random_state``, reaches the
+    same model as a fit that was never interrupted.
+
+    Parameters
+    ----------
+    path : str or path-like, default="checkpoint.pt"
+        File to write (and to resume from).
+    every : int or None, default=1
+        Save every ``every`` epochs; ``None`` saves only on improvement.
+    monitor : str or None, default=None
+        A recorded metric (``"valid_loss"``, ``"valid_score"``, ``"train_loss"``...);
+        when set, also save whenever it improves.
+    mode : {"auto", "min", "max"}, default="auto"
+        Whether lower or higher is better for ``monitor``; ``"auto"`` means lower for
+        names containing ``loss``.
+    resume : bool, default=False
+        At the start of ``fit``, continue from ``path`` when it exists.
+
+    Attributes
+    ----------
+    saved_epochs_ : list of int
+        Epochs at which a checkpoint was written.
+    resumed_from_ : int or None
+        Epoch of the checkpoint training resumed from.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sknn import MLPClassifier
+    >>> from sknn.callbacks import Checkpoint
+    >>> X, y = load_iris(return_X_y=True)
+    >>> path = os.path.join(tempfile.mkdtemp(), "iris.ckpt")
+    >>> clf = MLPClassifier((8,), max_iter=6, random_state=0,
+    ...                     callbacks=[Checkpoint(path, every=2)]).fit(X, y)
+    >>> clf.callbacks_[0].saved_epochs_
+    [2, 4, 6]
+    >>> resumed = MLPClassifier((8,), max_iter=10, random_state=0,
+    ...                         callbacks=[Checkpoint(path, resume=True)]).fit(X, y)
+    >>> resumed.callbacks_[0].resumed_from_, resumed.n_iter_
+    (6, 10)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike = "checkpoint.pt",
+        *,
+        every: int | None = 1,
+        monitor: str | None = None,
+        mode: str = "auto",
+        resume: bool = False,
+    ) -> None:
+        self.path = path
+        self.every = every
+        self.monitor = monitor
+        self.mode = mode
+        self.resume = resume
+
+    @property
+    def requires_validation(self) -> bool:  # type: ignore[override]
+        """True when the monitored metric is computed on the validation set."""
+        return bool(self.monitor) and self.monitor.startswith("valid_")
+
+    def _sign(self) -> float:
+        if self.mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {self.mode!r}.")
+        if self.mode == "auto":
+            return -1.0 if "loss" in (self.monitor or "loss") else 1.0
+        return 1.0 if self.mode == "max" else -1.0
+
+    # -- resume -----------------------------------------------------------------------
+    def on_train_begin(self, trainer) -> None:
+        if self.every is not None and (int(self.every) != self.every or self.every < 1):
+            raise ValueError(
+                f"every must be a positive int or None; got {self.every!r}."
+            )
+        self._sign_ = self._sign()
+        self.best_value_ = -math.inf * self._sign_
+        self.saved_epochs_: list[int] = []
+        self.resumed_from_ = None
+        self._pending = None
+        if not (self.resume and os.path.exists(self.path)):
+            return
+        ckpt = load_checkpoint(self.path)
+        try:
+            trainer.module.load_state_dict(ckpt["module"])
+        except RuntimeError as exc:
+            raise ValueError(
+                f"The checkpoint {os.fspath(self.path)!r} does not fit this network "
+                f"(other parameters or data?): {exc}"
+            ) from exc
+        for key, value in ckpt["state"].items():
+            setattr(trainer.state, key, value)
+        trainer.history.clear()
+        trainer.history.extend(ckpt["history"])
+        if trainer.generator is not None and ckpt["generator"] is not None:
+            trainer.generator.set_state(ckpt["generator"])
+        # The engine's private run state: epochs already run, last good and best weights.
+        trainer._epochs_run = trainer.state.epoch
+        trainer._last_good = {
+            k: v.detach().clone() for k, v in trainer.module.state_dict().items()
+        }
+        trainer._best_state = ckpt["best_state"]
+        self.best_value_ = ckpt["best_value"]
+        self.resumed_from_ = ckpt["epoch"]
+        self._pending = ckpt
+
+    def on_epoch_begin(self, trainer) -> None:
+        # Applied here, once every callback has begun and inside the estimator's
+        # random stream: the optimiser (after schedulers set their initial rate),
+        # the callbacks' states and the dropout stream.
+        ckpt, self._pending = self._pending, None
+        if ckpt is None:
+            return
+        trainer.optimizer.load_state_dict(ckpt["optimizer"])
+        for cb, saved in zip(trainer.callbacks, ckpt["callbacks"]):
+            if saved is not None and type(cb).__name__ == saved[0]:
+                cb.load_state_dict(saved[1])
+        torch.random.set_rng_state(ckpt["rng"])
+
+    # -- save -------------------------------------------------------------------------
+    def on_epoch_end(self, trainer, record: dict) -> None:
+        epoch = record["epoch"]
+        save = self.every is not None and epoch % self.every == 0
+        if self.monitor is not None:
+            if self.monitor not in record:
+                raise ValueError(
+                    f"Checkpoint monitors {self.monitor!r}, which is not recorded; "
+                    f"recorded metrics are {sorted(record)}."
+                )
+            value = record[self.monitor]
+            if value is not None and self._sign_ * (value - self.best_value_) > 0:
+                self.best_value_ = value
+                save = True
+        if save:
+            atomic_torch_save(self._payload(trainer), self.path)
+            self.saved_epochs_.append(epoch)
+
+    def _payload(self, trainer) -> dict:
+        states = []
+        for cb in trainer.callbacks:
+            has = callable(getattr(cb, "state_dict", None)) and callable(
+                getattr(cb, "load_state_dict", None)
+            )
+            states.append(
+                (type(cb).__name__, _to_cpu(cb.state_dict())) if has else None
+            )
+        return {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "epoch": trainer.state.epoch,
+            "module": _to_cpu(trainer.module.state_dict()),
+            "optimizer": _to_cpu(trainer.optimizer.state_dict()),
+            "state": dataclasses.asdict(trainer.state),
+            "history": [dict(r) for r in trainer.history],
+            "generator": None
+            if trainer.generator is None
+            else trainer.generator.get_state(),
+            "rng": torch.random.get_rng_state(),
+            "best_state": _to_cpu(getattr(trainer, "_best_state", None)),
+            "best_value": self.best_value_,
+            "callbacks": states,
+        }
+
+    def on_train_end(self, trainer) -> None:
+        self._pending = None
