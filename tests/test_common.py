@@ -66,7 +66,13 @@ CNN_FAST = dict(
     device="cpu",
 )
 RNN_FAST = dict(
-    hidden_size=16, max_iter=60, learning_rate_init=0.02, random_state=0, device="cpu"
+    hidden_size=16,
+    bidirectional=False,
+    batch_size="auto",
+    max_iter=60,
+    learning_rate_init=0.02,
+    random_state=0,
+    device="cpu",
 )
 ESTIMATORS += [
     CNNClassifier(**CNN_FAST),

@@ -53,8 +53,11 @@ def attrs(*names: str) -> str:
     return "".join(_ATTRS.get(n, "") for n in names)
 
 
-def engine_params(learning_rate_init: str, max_iter: str) -> str:
-    """The engine's parameter entries, with the two whose defaults differ per estimator.
+def engine_params(
+    learning_rate_init: str, max_iter: str, batch_size: str | None = None
+) -> str:
+    """The engine's parameter entries, with those whose defaults differ per estimator
+    (``batch_size`` is the shared entry unless given).
 
     Examples
     --------
@@ -64,7 +67,9 @@ def engine_params(learning_rate_init: str, max_iter: str) -> str:
     True
     """
     return (
-        params("solver", "alpha", "batch_size", "learning_rate")
+        params("solver", "alpha")
+        + (params("batch_size") if batch_size is None else batch_size)
+        + params("learning_rate")
         + learning_rate_init
         + params("power_t")
         + max_iter

@@ -33,15 +33,16 @@ _RNN_DOC = (
     """
     Parameters
     ----------
-    cell : {"lstm", "gru", "rnn"}, default="lstm"
+    cell : {"gru", "lstm", "rnn"}, default="gru"
         Recurrent cell (``"rnn"``: Elman cell with tanh).
     hidden_size : int, default=64
         Hidden units per direction and layer.
     num_layers : int, default=1
         Stacked recurrent layers.
-    bidirectional : bool, default=False
+    bidirectional : bool, default=True
         Also read the sequences backwards; the last states of both directions are
-        concatenated.
+        concatenated. Sequence-to-one models see the whole sequence, so both
+        directions help; set ``False`` for half the cost.
     dropout : float, default=0.0
         Dropout between stacked recurrent layers, on the last state and after each
         dense hidden layer.
@@ -55,12 +56,16 @@ _RNN_DOC = (
         sequence of ``n_features`` steps.
 """
     + _docs.engine_params(
-        """    learning_rate_init : float, default=0.005
+        learning_rate_init="""    learning_rate_init : float, default=0.005
         Initial learning rate (recurrent nets train well with a larger step than
         scikit-learn's 0.001).
 """,
-        """    max_iter : int, default=100
+        max_iter="""    max_iter : int, default=100
         Maximum number of epochs.
+""",
+        batch_size="""    batch_size : int or "auto", default=32
+        Sequences per mini-batch (``"auto"`` is ``min(200, n_samples)``); recurrent
+        nets on small data sets need more, smaller steps than an MLP.
 """,
     )
     + _docs.TAIL_PARAMS
@@ -242,7 +247,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
     >>> rng = np.random.RandomState(0)
     >>> X = [rng.normal(size=(rng.randint(3, 10), 2)) for _ in range(100)]  # ragged
     >>> y = np.array(["up" if x[:, 0].sum() > 0 else "down" for x in X])
-    >>> clf = RNNClassifier(hidden_size=16, max_iter=30, random_state=0).fit(X, y)
+    >>> clf = RNNClassifier(hidden_size=8, max_iter=20, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     >>> clf.predict([np.ones((4, 2))]).tolist()
@@ -257,18 +262,18 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
 
     def __init__(
         self,
-        cell: str = "lstm",
+        cell: str = "gru",
         hidden_size: int = 64,
         *,
         num_layers: int = 1,
-        bidirectional: bool = False,
+        bidirectional: bool = True,
         dropout: float = 0.0,
         hidden_layer_sizes: Sequence[int] = (),
         activation: str = "relu",
         input_shape: Sequence[int] | None = None,
         solver: str = "adam",
         alpha: float = 0.0001,
-        batch_size: int | str = "auto",
+        batch_size: int | str = 32,
         learning_rate: str = "constant",
         learning_rate_init: float = 0.005,
         power_t: float = 0.5,
@@ -361,7 +366,8 @@ default="squared_error"
     >>> from sknn.data import make_windows
     >>> series = np.sin(np.arange(300) / 5)
     >>> X, y = make_windows(series, window=12)  # (288, 12) windows, next values
-    >>> reg = RNNRegressor(cell="gru", hidden_size=16, max_iter=20, random_state=0)
+    >>> reg = RNNRegressor(hidden_size=8, bidirectional=False, max_iter=10,
+    ...                    random_state=0)
     >>> reg.fit(X[:250], y[:250]).score(X[250:], y[250:]) > 0.9
     True
     """
@@ -375,11 +381,11 @@ default="squared_error"
 
     def __init__(
         self,
-        cell: str = "lstm",
+        cell: str = "gru",
         hidden_size: int = 64,
         *,
         num_layers: int = 1,
-        bidirectional: bool = False,
+        bidirectional: bool = True,
         dropout: float = 0.0,
         hidden_layer_sizes: Sequence[int] = (),
         activation: str = "relu",
@@ -387,7 +393,7 @@ default="squared_error"
         loss: str = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
-        batch_size: int | str = "auto",
+        batch_size: int | str = 32,
         learning_rate: str = "constant",
         learning_rate_init: float = 0.005,
         power_t: float = 0.5,
