@@ -99,7 +99,11 @@ def _fit_many(estimators, datasets, *, max_models=None, verbose=0) -> list:
             sub[
                 ("alone", k) if reason else architecture_key(run.trainer, run.train)
             ].append(k)
-        for ks in sub.values():
+        for sub_key, ks in sub.items():
+            if sub_key[0] == "alone":
+                _run_chunk(estimators, runs, ks, results, verbose)
+                n_alone += 1
+                continue
             first = runs[ks[0]]
             per_model = estimate_model_bytes(first.trainer, first.train, first.valid)
             budget = memory_budget(first.train.device)

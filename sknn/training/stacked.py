@@ -289,14 +289,28 @@ class StackedTrainer:
             self.beta1 = torch.tensor([b[0] for b in betas], dtype=dtype, device=dev)
             self.beta2 = torch.tensor([b[1] for b in betas], dtype=dtype, device=dev)
             self.eps = per_model("eps")[:, 0]
-        self.steps = torch.zeros(K, dtype=dtype, device=dev)
+        self.steps = torch.zeros(K, dtype=torch.float32, device=dev)
+        self.decayed = [p.ndim > 2 for p in self.params]
+        # Host copies for torch's fused kernels (CPU and CUDA, as the single fit uses).
+        self.fused = dev.type in ("cpu", "cuda") and hasattr(torch, "_fused_adam_")
+        self.lr_host = self.lr.tolist()
+        wd_decay = [next((float(x) for x, d in zip(row, self.decayed) if d), 0.0)
+                    for row in self.wd.tolist()]  # fmt: skip
+        if self.kind == "SGD":
+            moms, nests = self.momentum.tolist(), self.nesterov.tolist()
+            self.hyper = [
+                (w, float(m), bool(n)) for w, m, n in zip(wd_decay, moms, nests)
+            ]
+        else:
+            self.hyper = [(w, float(b1), float(b2), float(e)) for w, b1, b2, e in
+                          zip(wd_decay, self.beta1.tolist(), self.beta2.tolist(),
+                              self.eps.tolist())]  # fmt: skip
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
         self.alpha = torch.tensor(self.alphas, dtype=dtype, device=dev)
         self.penalty_in_loss = torch.tensor(
             [getattr(t.config, "penalty_in_loss", False) for t in trainers], device=dev
         )
-        self.decayed = [p.ndim > 2 for p in self.params]
         self.active = list(range(K))  # original indices of the models still stacked
         self.best = [None] * K
         self.last_good = [p.clone() for p in self.params]
@@ -358,6 +372,46 @@ class StackedTrainer:
                 self.m[j] = m if all_on else torch.where(on, m, self.m[j])
                 self.v[j] = v if all_on else torch.where(on, v, self.v[j])
             p.copy_(new if all_on else torch.where(on, new, p))
+
+    @torch.no_grad()
+    def _update_fused(self, grads, step_on) -> None:
+        """The step with torch's own fused kernels, over per-model views of the stack.
+
+        Models that share their hyper-parameters share a kernel call; the arithmetic is
+        that of the single fit's (fused) optimiser.
+        """
+        on = [True] * len(self.active) if step_on is None else step_on.tolist()
+        groups: dict = {}
+        for i, k in enumerate(self.active):
+            if on[i]:
+                groups.setdefault(self.hyper[k] + (self.lr_host[k],), []).append(i)
+        if self.kind != "SGD":
+            idx = [i for i, flag in enumerate(on) if flag]
+            self.steps[idx] += 1
+        for key, idxs in groups.items():
+            lr = key[-1]
+            for decay in (True, False):
+                js = [j for j, d in enumerate(self.decayed) if d == decay]
+                if not js:
+                    continue
+                ps = [self.params[j][i] for j in js for i in idxs]
+                gs = [grads[j][i] for j in js for i in idxs]
+                ms = [self.m[j][i] for j in js for i in idxs]
+                wd = key[0] if decay else 0.0
+                if self.kind == "SGD":
+                    torch._fused_sgd_(
+                        ps, gs, ms, weight_decay=wd, momentum=key[1], lr=lr,
+                        dampening=0.0, nesterov=key[2], maximize=False,
+                        is_first_step=False,
+                    )  # fmt: skip
+                    continue
+                vs = [self.v[j][i] for j in js for i in idxs]
+                st = [self.steps[i] for _ in js for i in idxs]
+                fn = torch._fused_adamw_ if self.kind == "AdamW" else torch._fused_adam_
+                fn(
+                    ps, gs, ms, vs, [], st, lr=lr, beta1=key[1], beta2=key[2],
+                    weight_decay=wd, eps=key[3], amsgrad=False, maximize=False,
+                )  # fmt: skip
 
     def _epoch(self) -> torch.Tensor:
         """One epoch of every stacked model; returns each model's mean training loss."""
@@ -513,7 +567,7 @@ class StackedTrainer:
         t._update_convergence(loss, score)
         if t.schedule is not None:
             t.schedule.epoch_end(t.optimizer, st.t)
-        self.lr[i] = float(t.optimizer.param_groups[0]["lr"])
+        self.lr[i] = self.lr_host[k] = float(t.optimizer.param_groups[0]["lr"])
         if self.printer is not None:
             self.printer(f"[model {k}] " + format_record(record))
         if t.stop_training:
