@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -18,10 +20,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def _torch_threads() -> int:
+    """One thread per pytest-xdist worker: oversubscribed OpenMP threads spin and can
+    make small-network training tens of times slower."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 @pytest.fixture(autouse=True)
 def _few_threads():
     """Keep torch to the machine's cores and the global seed fixed per test."""
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(_torch_threads())
     torch.manual_seed(0)
     yield
 

@@ -430,7 +430,8 @@ def test_verbose_prints_one_line_per_epoch(iris, capsys):
 # --------------------------------------------------------------------- sklearn integration
 def test_grid_search_in_parallel_is_reproducible(iris):
     X, y = iris
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, **CPU))
+    clf = MLPClassifier(max_iter=30, learning_rate_init=0.05, **CPU)
+    pipe = make_pipeline(StandardScaler(), clf)
     grid = {
         "mlpclassifier__hidden_layer_sizes": [(8,), (16,)],
         "mlpclassifier__alpha": [1e-4, 1e-2],

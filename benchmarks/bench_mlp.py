@@ -1,0 +1,170 @@
+"""Fit the same MLP with sknn, scikit-learn and skorch, in one run, and compare.
+
+The network: 2 hidden layers of 128 ReLU units, Adam (lr 1e-3), batch 64, 10 epochs
+(convergence checks off so that every library runs all 10), on Fashion-MNIST (a
+``--n-train`` subset of the official training set, scored on the official test set)
+or, when its files are absent, on scikit-learn's digits.
+
+Prints a table of median fit times over ``--repeats`` runs, each library's ratio to
+scikit-learn, and test accuracy; writes the same as JSON.
+
+Run::
+
+    python benchmarks/bench_mlp.py --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+HIDDEN = (128, 128)
+EPOCHS = 10
+BATCH = 64
+LR = 1e-3
+
+
+def load_data(n_train: int, seed: int = 0):
+    """Fashion-MNIST subset (scaled to [0, 1]) when installed, else digits."""
+    try:
+        from sknn.datasets import load_fashion_mnist
+
+        X_tr, X_te, y_tr, y_te = load_fashion_mnist(return_X_y=True)
+        name = "Fashion-MNIST"
+    except (ImportError, OSError, FileNotFoundError):
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        X, y = load_digits(return_X_y=True)
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=seed)
+        name = "digits"
+    rng = np.random.RandomState(seed)
+    idx = rng.permutation(len(X_tr))[:n_train]
+    flat = lambda a: np.asarray(a, dtype=np.float32).reshape(len(a), -1) / a.max()  # noqa: E731
+    return name, flat(X_tr[idx]), y_tr[idx], flat(X_te), y_te
+
+
+def fit_sklearn(X, y, seed):
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(
+        HIDDEN, batch_size=BATCH, learning_rate_init=LR, max_iter=EPOCHS,
+        n_iter_no_change=EPOCHS + 1, tol=0.0, random_state=seed,
+    ).fit(X, y)  # fmt: skip
+
+
+def fit_sknn(X, y, seed):
+    from sknn import MLPClassifier
+
+    return MLPClassifier(
+        HIDDEN, batch_size=BATCH, learning_rate_init=LR, max_iter=EPOCHS,
+        n_iter_no_change=EPOCHS + 1, tol=0.0, random_state=seed, device="cpu",
+    ).fit(X, y)  # fmt: skip
+
+
+def fit_skorch(X, y, seed):
+    from skorch import NeuralNetClassifier
+
+    from sknn.modules import MLP
+
+    torch.manual_seed(seed)
+    net = NeuralNetClassifier(
+        MLP,
+        module__n_features_in=X.shape[1],
+        module__n_outputs=int(y.max()) + 1,
+        module__hidden_layer_sizes=HIDDEN,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=LR,
+        max_epochs=EPOCHS,
+        batch_size=BATCH,
+        iterator_train__shuffle=True,
+        train_split=None,
+        verbose=0,
+    )
+    return net.fit(X, y.astype(np.int64))
+
+
+def time_fit(fit, X, y, X_te, y_te, repeats):
+    times, accs = [], []
+    for r in range(repeats):
+        tic = time.perf_counter()
+        model = fit(X, y, r)
+        times.append(time.perf_counter() - tic)
+        accs.append(float(np.mean(model.predict(X_te) == y_te)))
+    return times, accs
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n-train", type=int, default=10000)
+    parser.add_argument("--out", default="benchmarks/results/bench_mlp.json")
+    args = parser.parse_args(argv)
+
+    name, X, y, X_te, y_te = load_data(args.n_train)
+    contenders = {"sklearn": fit_sklearn, "sknn": fit_sknn}
+    try:
+        import skorch  # noqa: F401
+
+        contenders["skorch"] = fit_skorch
+    except ImportError:
+        print("skorch is not installed: skipping it (pip install skorch)")
+
+    results = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit_sknn(X[:256], y[:256], 0)  # warm-up: torch's first-call costs
+        for lib, fit in contenders.items():
+            times, accs = time_fit(fit, X, y, X_te, y_te, args.repeats)
+            results[lib] = {
+                "median_s": statistics.median(times),
+                "times_s": times,
+                "accuracy": statistics.median(accs),
+            }
+    base = results["sklearn"]["median_s"]
+    for r in results.values():
+        r["ratio_to_sklearn"] = r["median_s"] / base
+    if "skorch" in results:
+        results["sknn"]["speedup_vs_skorch"] = (
+            results["skorch"]["median_s"] / results["sknn"]["median_s"]
+        )
+
+    print(
+        f"\n{name}: {len(X)} training rows x {X.shape[1]} features, "
+        f"MLP {HIDDEN} relu, adam, batch {BATCH}, {EPOCHS} epochs, "
+        f"torch threads {torch.get_num_threads()}, median of {args.repeats}"
+    )
+    print(f"{'library':<10}{'median fit (s)':>16}{'vs sklearn':>12}{'test acc':>10}")
+    for lib, r in results.items():
+        print(
+            f"{lib:<10}{r['median_s']:>16.2f}{r['ratio_to_sklearn']:>12.2f}"
+            f"{r['accuracy']:>10.3f}"
+        )
+    if "skorch" in results:
+        print(f"sknn is {results['sknn']['speedup_vs_skorch']:.2f}x faster than skorch")
+    report = {
+        "data": name,
+        "n_train": len(X),
+        "network": {"hidden": HIDDEN, "batch_size": BATCH, "epochs": EPOCHS, "lr": LR},
+        "torch_threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "results": results,
+    }
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(report, fh, indent=2)
+    print(f"JSON written to {args.out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
