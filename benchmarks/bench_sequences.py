@@ -1,10 +1,11 @@
 """RNN and CNN accuracy and training time on UCR / UEA time series (official splits).
 
 JapaneseVowels (ragged: 7-26 steps in training, 7-29 in test, 12 channels, 9 classes)
-is fed as a list of ``(T_i, 12)`` arrays; GunPoint and ItalyPowerDemand as ``(n, T, 1)`` arrays for the
-RNN and ``(n, 1, T)`` signals for the CNN. Data come from sktime's bundled copies
-(nothing is downloaded). Each model runs with several seeds; the table shows the
-median accuracy and median fit time. Writes ``benchmarks/results/sequences.json``.
+is fed as a list of ``(T_i, 12)`` arrays; GunPoint and ItalyPowerDemand as
+``(n, T, 1)`` arrays for the RNN and ``(n, 1, T)`` signals for the CNN. Data come
+from sktime's bundled copies (nothing is downloaded). Each model runs with several
+seeds; the table shows the median accuracy and median fit time. Writes
+``benchmarks/results/sequences.json``.
 
 Usage::
 
