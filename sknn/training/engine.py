@@ -224,8 +224,8 @@ class Trainer:
         gen = self.generator if self.config.shuffle else None
         batch_cbs = [cb for cb in self.callbacks if overrides(cb, "on_batch_end")]
         backward_cbs = [cb for cb in self.callbacks if overrides(cb, "on_backward_end")]
-        total = None
-        weight_total = 0.0 if data.w is None else None
+        losses: list[torch.Tensor] = []
+        sizes: list = []
         penalty = self.penalty_fn if self.config.penalty_in_loss else None
         for xb, yb, wb in data.batches(self.config.batch_size, gen):
             out = module(*xb)
@@ -238,15 +238,17 @@ class Trainer:
             for cb in backward_cbs:
                 cb.on_backward_end(self)
             opt.step()
-            # Accumulate on the device: no host sync inside the epoch.
-            contrib = loss.detach() * bw
-            total = contrib if total is None else total + contrib
-            if weight_total is not None:
-                weight_total += yb.shape[0]
+            # Kept on the device: no host sync inside the epoch.
+            losses.append(loss.detach())
+            sizes.append(bw)
             for cb in batch_cbs:
                 cb.on_batch_end(self, loss.detach())
-        denom = weight_total if weight_total is not None else data.w.sum()
-        return total / denom
+        stacked = torch.stack(losses)
+        if data.w is None:
+            weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
+        else:
+            weights = torch.stack(sizes).to(stacked.dtype)
+        return (stacked * weights).sum() / weights.sum()
 
     def _full_batch_objective(self, data: TensorData) -> torch.Tensor:
         n_w = float(data.n_samples) if data.w is None else float(data.w.sum())

@@ -29,6 +29,8 @@ def weighted_mean(per_sample: torch.Tensor, w: torch.Tensor | None) -> torch.Ten
 
 def softmax_cross_entropy(out, y, w):
     """Multiclass log-loss; ``y`` holds class indices."""
+    if w is None:
+        return F.cross_entropy(out, y)
     return weighted_mean(F.cross_entropy(out, y, reduction="none"), w)
 
 
