@@ -491,3 +491,19 @@ def test_fit_on_cuda_and_predict_after_loading_on_cpu(iris, monkeypatch):
     assert loaded.device_ == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-5)
     assert next(loaded.module_.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [("MLPClassifier", "MLPClassifier"), ("MLPRegressor", "MLPRegressor")],
+)
+def test_every_sklearn_parameter_has_the_same_name_and_default(ours, theirs):
+    import sklearn.neural_network
+
+    import sknn
+
+    sk_params = getattr(sklearn.neural_network, theirs)().get_params()
+    our_params = getattr(sknn, ours)().get_params()
+    for name, default in sk_params.items():
+        assert name in our_params, name
+        assert our_params[name] == default, name
