@@ -22,7 +22,14 @@ extensions = [
 ]
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
+# Document sknn's own methods, also those inherited from sknn's base classes, but not
+# the ones torch's Module and scikit-learn's bases bring (their docstrings point into
+# those projects' own documentation).
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": "Module, BaseEstimator, ClassifierMixin, RegressorMixin, "
+    "TransformerMixin, _MetadataRequester, object",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 templates_path = ["_templates"]
@@ -42,3 +49,18 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
 }
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Leave out members that scikit-learn's or torch's bases bring in: their
+    docstrings point into those projects' own documentation."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    module = getattr(obj, "__module__", None) or ""
+    if module.startswith(("sklearn.", "torch.")):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)
