@@ -293,18 +293,21 @@ class StackedTrainer:
         self.decayed = [p.ndim > 2 for p in self.params]
         # Host copies for torch's fused kernels (CPU and CUDA, as the single fit uses).
         self.fused = dev.type in ("cpu", "cuda") and hasattr(torch, "_fused_adam_")
-        self.lr_host = self.lr.tolist()
-        wd_decay = [next((float(x) for x, d in zip(row, self.decayed) if d), 0.0)
-                    for row in self.wd.tolist()]  # fmt: skip
-        if self.kind == "SGD":
-            moms, nests = self.momentum.tolist(), self.nesterov.tolist()
-            self.hyper = [
-                (w, float(m), bool(n)) for w, m, n in zip(wd_decay, moms, nests)
-            ]
-        else:
-            self.hyper = [(w, float(b1), float(b2), float(e)) for w, b1, b2, e in
-                          zip(wd_decay, self.beta1.tolist(), self.beta2.tolist(),
-                              self.eps.tolist())]  # fmt: skip
+        self.lr_host = [float(g[0]["lr"]) for g in group_of]
+        self.hyper = []
+        for groups in group_of:
+            first = groups[0]
+            wd = next(
+                (float(g["weight_decay"]) for g, d in zip(groups, self.decayed) if d),
+                0.0,
+            )
+            if self.kind == "SGD":
+                self.hyper.append(
+                    (wd, float(first["momentum"]), bool(first["nesterov"]))
+                )
+            else:
+                b1, b2 = first["betas"]
+                self.hyper.append((wd, float(b1), float(b2), float(first["eps"])))
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
         self.alpha = torch.tensor(self.alphas, dtype=dtype, device=dev)
@@ -347,6 +350,9 @@ class StackedTrainer:
         self, grads: Sequence[torch.Tensor], step_on: torch.Tensor | None
     ) -> None:
         """One optimiser step for the models where ``step_on`` (K,) is true (all: None)."""
+        if self.fused:
+            self._update_fused(grads, step_on)
+            return
         all_on = step_on is None
         self.steps += 1 if all_on else step_on
         lr = self.lr
@@ -380,6 +386,7 @@ class StackedTrainer:
         Models that share their hyper-parameters share a kernel call; the arithmetic is
         that of the single fit's (fused) optimiser.
         """
+        grads = [g.contiguous() for g in grads]  # the kernels read dense memory
         on = [True] * len(self.active) if step_on is None else step_on.tolist()
         groups: dict = {}
         for i, k in enumerate(self.active):
