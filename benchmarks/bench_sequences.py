@@ -57,6 +57,11 @@ def models(name: str):
         ]
     return [
         ("RNNClassifier (defaults)", lambda s: RNNClassifier(random_state=s), "ntf"),
+        (
+            "RNNClassifier (lr=0.001)",
+            lambda s: RNNClassifier(learning_rate_init=0.001, random_state=s),
+            "ntf",
+        ),
         ("CNNClassifier (defaults)", lambda s: CNNClassifier(random_state=s), "nct"),
     ]
 
@@ -70,6 +75,7 @@ def main() -> None:
         nargs="+",
         default=["JapaneseVowels", "GunPoint", "ItalyPowerDemand"],
     )
+    parser.add_argument("--out", default="sequences.json", help="file in results/")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -119,8 +125,8 @@ def main() -> None:
         torch=torch.__version__,
         machine=platform.machine(),
     )
-    (RESULTS / "sequences.json").write_text(json.dumps(out, indent=2))
-    print(f"wrote {RESULTS / 'sequences.json'}")
+    (RESULTS / args.out).write_text(json.dumps(out, indent=2))
+    print(f"wrote {RESULTS / args.out}")
 
 
 if __name__ == "__main__":
