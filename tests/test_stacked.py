@@ -22,10 +22,10 @@ FAST = dict(hidden_layer_sizes=(16, 16), max_iter=8, device="cpu")
 @pytest.fixture(scope="module")
 def small_digits(digits):
     X, y = digits
-    return X[:400], y[:400]
+    return X[:300], y[:300]
 
 
-def _folds(X, y, k=4):
+def _folds(X, y, k=3):
     return [tr for tr, _ in StratifiedKFold(k).split(X, y)]
 
 
