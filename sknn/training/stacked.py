@@ -5,7 +5,8 @@ only in their rows, their random streams and a few scalars (learning rate, L2 pe
 momentum, ...). :class:`StackedTrainer` stacks the K modules' parameters along a new
 leading "model" axis, runs their forward and backward passes as one batched call
 (:func:`torch.func.functional_call` under :func:`torch.vmap`), and updates them with
-Adam / AdamW / SGD written on the stacked tensors with per-model hyper-parameters.
+torch's own fused Adam / AdamW / SGD kernels applied to per-model views of the stacked
+tensors, each model with its own hyper-parameters.
 
 Each model keeps what a single fit would have: its own rows, its own shuffling
 generator (the same ``torch.randperm`` draws as :class:`~sknn.training.Trainer`), its
@@ -26,7 +27,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import torch
-from torch import nn
 from torch.func import functional_call, vmap
 
 from sknn.training.data import TensorData
@@ -58,6 +58,8 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
             return "optimizer options (amsgrad / maximize / dampening)"
     if trainer.config.full_batch:
         return "full-batch solver"
+    if train.device.type not in ("cpu", "cuda"):
+        return f"no fused optimiser kernels on {train.device.type}"
     if trainer.callbacks:
         return "callbacks"
     if any(True for _ in trainer.module.buffers()):
@@ -269,30 +271,9 @@ class StackedTrainer:
                     where[id(p)] = g
             group_of.append([where[id(p)] for p in t.module.parameters()])
 
-        def per_model(key, default=0.0):
-            return torch.tensor(
-                [
-                    [float(g[j].get(key, default)) for j in range(len(self.names))]
-                    for g in group_of
-                ],
-                dtype=dtype,
-                device=dev,
-            )
-
-        self.wd = per_model("weight_decay")
-        self.lr = per_model("lr")[:, 0].clone()
-        if self.kind == "SGD":
-            self.momentum = per_model("momentum")[:, 0]
-            self.nesterov = per_model("nesterov")[:, 0] > 0
-        else:
-            betas = [g[0]["betas"] for g in group_of]
-            self.beta1 = torch.tensor([b[0] for b in betas], dtype=dtype, device=dev)
-            self.beta2 = torch.tensor([b[1] for b in betas], dtype=dtype, device=dev)
-            self.eps = per_model("eps")[:, 0]
         self.steps = torch.zeros(K, dtype=torch.float32, device=dev)
         self.decayed = [p.ndim > 2 for p in self.params]
-        # Host copies for torch's fused kernels (CPU and CUDA, as the single fit uses).
-        self.fused = dev.type in ("cpu", "cuda") and hasattr(torch, "_fused_adam_")
+        # Hyper-parameters on the host, for torch's fused kernels (as the single fit).
         self.lr_host = [float(g[0]["lr"]) for g in group_of]
         self.hyper = []
         for groups in group_of:
@@ -342,46 +323,11 @@ class StackedTrainer:
         )
         return 0.5 * self.alpha * sq / denom
 
-    def _per(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return t.reshape(-1, *([1] * (like.ndim - 1)))
-
     @torch.no_grad()
-    def _update(
-        self, grads: Sequence[torch.Tensor], step_on: torch.Tensor | None
-    ) -> None:
-        """One optimiser step for the models where ``step_on`` (K,) is true (all: None)."""
-        if self.fused:
-            self._update_fused(grads, step_on)
-            return
-        all_on = step_on is None
-        self.steps += 1 if all_on else step_on
-        lr = self.lr
-        for j, (p, g) in enumerate(zip(self.params, grads)):
-            on = None if all_on else self._per(step_on, p)
-            wd = self._per(self.wd[:, j], p)
-            if self.kind != "AdamW":
-                g = g + wd * p
-            if self.kind == "SGD":
-                mom = self._per(self.momentum, p)
-                buf = mom * self.m[j] + g
-                d = torch.where(self._per(self.nesterov, p), g + mom * buf, buf)
-                new = p - self._per(lr, p) * d
-                self.m[j] = buf if all_on else torch.where(on, buf, self.m[j])
-            else:
-                b1, b2 = self._per(self.beta1, p), self._per(self.beta2, p)
-                t = self._per(self.steps.clamp_min(1), p)
-                m = self.m[j].lerp(g, 1 - b1)
-                v = self.v[j] * b2 + (1 - b2) * g * g
-                base = p * (1 - self._per(lr, p) * wd) if self.kind == "AdamW" else p
-                denom = (v.sqrt() / (1 - b2**t).sqrt()) + self._per(self.eps, p)
-                new = base - (self._per(lr, p) / (1 - b1**t)) * m / denom
-                self.m[j] = m if all_on else torch.where(on, m, self.m[j])
-                self.v[j] = v if all_on else torch.where(on, v, self.v[j])
-            p.copy_(new if all_on else torch.where(on, new, p))
+    def _update(self, grads, step_on) -> None:
+        """One optimiser step of the models where ``step_on`` is true (all if None).
 
-    @torch.no_grad()
-    def _update_fused(self, grads, step_on) -> None:
-        """The step with torch's own fused kernels, over per-model views of the stack.
+        Runs torch's own fused kernels over per-model views of the stack.
 
         Models that share their hyper-parameters share a kernel call; the arithmetic is
         that of the single fit's (fused) optimiser.
@@ -531,19 +477,8 @@ class StackedTrainer:
 
         self.params, self.m, self.v = sel(self.params), sel(self.m), sel(self.v)
         self.last_good = sel(self.last_good)
-        for name in (
-            "wd",
-            "lr",
-            "steps",
-            "alpha",
-            "momentum",
-            "nesterov",
-            "beta1",
-            "beta2",
-            "eps",
-        ):
-            if hasattr(self, name):
-                setattr(self, name, getattr(self, name).index_select(0, idx))
+        self.steps = self.steps.index_select(0, idx)
+        self.alpha = self.alpha.index_select(0, idx)
         self.active = [self.active[i] for i in keep]
 
     def _record(self, i: int, k: int, loss: float, vloss, vscore, dur: float) -> bool:
@@ -560,7 +495,7 @@ class StackedTrainer:
         st.epoch += 1
         st.t += self.trains[k].n_samples
         st.loss_curve.append(loss)
-        record = {"epoch": st.epoch, "train_loss": loss, "lr": float(self.lr[i])}
+        record = {"epoch": st.epoch, "train_loss": loss, "lr": self.lr_host[k]}
         score = None
         if self.valids[k] is not None:
             record["valid_loss"] = vloss
@@ -574,7 +509,7 @@ class StackedTrainer:
         t._update_convergence(loss, score)
         if t.schedule is not None:
             t.schedule.epoch_end(t.optimizer, st.t)
-        self.lr[i] = self.lr_host[k] = float(t.optimizer.param_groups[0]["lr"])
+        self.lr_host[k] = float(t.optimizer.param_groups[0]["lr"])
         if self.printer is not None:
             self.printer(f"[model {k}] " + format_record(record))
         if t.stop_training:
@@ -637,8 +572,3 @@ class StackedTrainer:
             with torch.no_grad():
                 for g, p in zip(self.last_good, self.params):
                     g.copy_(p)
-
-
-def module_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters of ``module``."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
