@@ -9,12 +9,11 @@ import time
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import optuna
 from joblib import Parallel, delayed, effective_n_jobs
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, clone, is_classifier
@@ -37,7 +36,11 @@ from sknn.model_selection._pruning import (
     supports_pruning,
 )
 from sknn.model_selection._records import CV_ATTR, from_record, to_record
-from sknn.model_selection._spaces import decode_params, default_search_space
+from sknn.model_selection._spaces import (
+    check_search_space,
+    decode_params,
+    default_search_space,
+)
 
 # Trial attributes written by the search (JSON, readable by every worker).
 SURPLUS_ATTR = "sknn:surplus"
@@ -338,26 +341,8 @@ class OptunaSearchCV(BaseSearchCV):
     def _check_space(self, base: BaseEstimator) -> dict[str, BaseDistribution]:
         """The search space, checked against the estimator before any trial."""
         if self.param_distributions is None:
-            space = default_search_space(base)
-        else:
-            space = dict(self.param_distributions)
-        if not space:
-            raise ValueError("param_distributions is empty: there is nothing to tune.")
-        valid = base.get_params(deep=True)
-        for name, dist in space.items():
-            if not isinstance(dist, BaseDistribution):
-                raise ValueError(
-                    f"param_distributions[{name!r}] must be an Optuna distribution "
-                    f"(optuna.distributions.*), got {type(dist).__name__}."
-                )
-            if name not in valid:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for estimator "
-                    f"{type(base).__name__}. Valid parameters are: {sorted(valid)!r}."
-                )
-            for value in _extremes(dist):
-                _check_value(base, name, dist, value)
-        return space
+            return check_search_space(base, default_search_space(base))
+        return check_search_space(base, self.param_distributions)
 
     def _open_storage(self) -> BaseStorage | None:
         storage = self.storage
@@ -366,16 +351,20 @@ class OptunaSearchCV(BaseSearchCV):
         storage = os.fspath(storage)
         try:
             if "://" in storage:
-                return optuna.storages.RDBStorage(
-                    storage,
-                    heartbeat_interval=self.heartbeat_interval,
-                    grace_period=self.grace_period,
-                    heartbeat_stale_trial_callback=(
-                        optuna.storages.RetryHeartbeatStaleTrialCallback(
-                            max_retry=self.max_retry
-                        )
-                    ),
-                )
+                with warnings.catch_warnings():
+                    warnings.simplefilter(
+                        "ignore", optuna.exceptions.ExperimentalWarning
+                    )
+                    return optuna.storages.RDBStorage(
+                        storage,
+                        heartbeat_interval=self.heartbeat_interval,
+                        grace_period=self.grace_period,
+                        heartbeat_stale_trial_callback=(
+                            optuna.storages.RetryHeartbeatStaleTrialCallback(
+                                max_retry=self.max_retry
+                            )
+                        ),
+                    )
             folder = os.path.dirname(os.path.abspath(storage))
             if not os.path.isdir(folder):
                 raise FileNotFoundError(f"no folder {folder!r}")
@@ -446,7 +435,10 @@ class OptunaSearchCV(BaseSearchCV):
                     # Others hold the last trials; wait in case a worker dies.
                     time.sleep(_POLL_S)
                     continue
-            trial = study.ask(ctx.space)
+            with warnings.catch_warnings():
+                # The heartbeat runs in _run_trial's thread, as in Study.optimize.
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask(ctx.space)
             if self.n_trials is not None and self._is_surplus(study, trial):
                 trial.set_user_attr(SURPLUS_ATTR, True)
                 study.tell(trial, state=TrialState.FAIL)
@@ -587,26 +579,3 @@ def _is_done(trial) -> bool:
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
         trial.state == TrialState.FAIL and CV_ATTR in trial.user_attrs
     )
-
-
-def _extremes(dist: BaseDistribution) -> list[Any]:
-    if isinstance(dist, CategoricalDistribution):
-        return list(dist.choices)
-    return [dist.low, dist.high]
-
-
-def _check_value(base: BaseEstimator, name: str, dist, value) -> None:
-    """Raise if ``value`` (a point of ``dist``) is not a valid ``name`` parameter."""
-    est = clone(base).set_params(**decode_params({name: value}))
-    targets = [est, *(v for v in est.get_params(deep=True).values())]
-    for target in targets:
-        if isinstance(target, BaseEstimator) and hasattr(
-            type(target), "_parameter_constraints"
-        ):
-            try:
-                target._validate_params()
-            except ValueError as exc:
-                raise ValueError(
-                    f"The distribution {dist} of {name!r} cannot apply: its value "
-                    f"{value!r} is rejected by {type(target).__name__}: {exc}"
-                ) from exc

@@ -24,9 +24,9 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
-__all__ = ["decode_params", "default_search_space"]
+__all__ = ["check_search_space", "decode_params", "default_search_space"]
 
 _INT_TUPLE = re.compile(r"^\(\s*\d+\s*(,\s*\d+\s*)*,?\s*\)$")
 
@@ -202,3 +202,82 @@ def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution
     params = final.get_params(deep=False)
     space = {**arch(params), **_training_space(params)}
     return {prefix + name: dist for name, dist in space.items()}
+
+
+def check_search_space(
+    estimator: BaseEstimator, space: Mapping[str, Any]
+) -> dict[str, BaseDistribution]:
+    """Check a search space against an estimator, before any trial runs.
+
+    Every name must be a parameter of ``estimator`` (``step__param`` in a
+    Pipeline), every value an Optuna distribution, and the ends of each
+    distribution (each choice of a categorical one) must be accepted by the
+    estimator's parameter validation.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator to tune.
+    space : mapping of str to optuna.distributions.BaseDistribution
+        The search space.
+
+    Returns
+    -------
+    space : dict
+        The same space, as a dict.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and the problem.
+
+    Examples
+    --------
+    >>> from optuna.distributions import FloatDistribution
+    >>> from sknn import MLPClassifier
+    >>> from sknn.model_selection._spaces import check_search_space
+    >>> space = {"hidden_layer_sizes": FloatDistribution(1, 5)}
+    >>> check_search_space(MLPClassifier(), space)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The distribution FloatDistribution(...) of 'hidden_layer_sizes' cannot apply: ...
+    """
+    space = dict(space)
+    if not space:
+        raise ValueError("param_distributions is empty: there is nothing to tune.")
+    valid = estimator.get_params(deep=True)
+    for name, dist in space.items():
+        if not isinstance(dist, BaseDistribution):
+            raise ValueError(
+                f"param_distributions[{name!r}] must be an Optuna distribution "
+                f"(optuna.distributions.*), got {type(dist).__name__}."
+            )
+        if name not in valid:
+            raise ValueError(
+                f"Invalid parameter {name!r} for estimator "
+                f"{type(estimator).__name__}. Valid parameters are: {sorted(valid)!r}."
+            )
+        ends = (
+            list(dist.choices)
+            if isinstance(dist, CategoricalDistribution)
+            else [dist.low, dist.high]
+        )
+        for value in ends:
+            _check_value(estimator, name, dist, value)
+    return space
+
+
+def _check_value(base: BaseEstimator, name: str, dist, value) -> None:
+    """Raise if ``value`` (a point of ``dist``) is not a valid ``name`` parameter."""
+    est = clone(base).set_params(**decode_params({name: value}))
+    for target in [est, *est.get_params(deep=True).values()]:
+        if isinstance(target, BaseEstimator) and hasattr(
+            type(target), "_parameter_constraints"
+        ):
+            try:
+                target._validate_params()
+            except ValueError as exc:
+                raise ValueError(
+                    f"The distribution {dist} of {name!r} cannot apply: its value "
+                    f"{value!r} is rejected by {type(target).__name__}: {exc}"
+                ) from exc
