@@ -282,7 +282,7 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
         params["module"] = None
     enc_params = {k: enc(v, f"parameter {k!r}") for k, v in params.items()}
 
-    skip = {"module_", "optimizer_"}
+    skip = {"module_", "optimizer_", "_optimizer_state"}  # stored apart
     attrs = {}
     for key, value in vars(estimator).items():
         if key in params or key in skip:

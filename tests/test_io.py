@@ -54,6 +54,9 @@ def test_round_trip_regressor_and_partial_fit_continues(diabetes, tmp_path):
     reg.partial_fit(X, y)
     loaded.partial_fit(X, y)
     np.testing.assert_allclose(loaded.predict(X), reg.predict(X), rtol=1e-6)
+    # A loaded (or unpickled) estimator holds its optimiser state apart; it saves again.
+    sknn.save(sknn.load(path), tmp_path / "again.sknn")
+    sknn.save(pickle.loads(pickle.dumps(reg)), tmp_path / "again.sknn")
 
 
 def test_feature_names_round_trip(iris, tmp_path):
