@@ -1,7 +1,7 @@
 """
-=====================================================
+=============================================================
 Fine-tuning a pretrained network on new Fashion-MNIST classes
-=====================================================
+=============================================================
 
 The classic transfer-learning story, with an sknn estimator: pretrain a network on
 many images of some classes, save it, load it later, replace its output layer with
