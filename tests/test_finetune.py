@@ -192,3 +192,23 @@ def test_head_and_blocks_rules_for_user_modules():
     assert [p.requires_grad for p in mlp.parameters()] == [False] * 4 + [True] * 2
     with pytest.raises(ValueError, match="output layer"):
         find_head(torch.nn.ReLU())
+
+
+@pytest.mark.parametrize("name", ["CNNClassifier", "RNNClassifier"])
+def test_every_family_fine_tunes_and_saves(name, tmp_path):
+    import sknn
+
+    Est = getattr(sknn, name, None)
+    if Est is None:
+        pytest.skip(f"{name} is not available")
+    rng = np.random.RandomState(0)
+    X = rng.rand(60, 8, 8).astype(np.float32)
+    y = rng.randint(0, 3, 60)
+    est = Est(max_iter=2, random_state=0, device="cpu").fit(X, y)
+    first = next(est.module_.parameters()).clone()
+    est.fine_tune(X, y + 5, max_iter=2)
+    assert est.classes_.tolist() == [5, 6, 7]
+    assert torch.equal(next(est.module_.parameters()), first)
+    sknn.save(est, tmp_path / "m.sknn")
+    loaded = sknn.load(tmp_path / "m.sknn")
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
