@@ -82,7 +82,9 @@ def test_layouts_give_the_same_model():
 def test_forecasting_with_windows_in_two_lines():
     series = np.sin(np.arange(400) / 6) + 0.5 * np.sin(np.arange(400) / 17)
     X, y = make_windows(series, window=16)
-    reg = RNNRegressor(hidden_size=16, max_iter=40, random_state=0, device="cpu")
+    reg = RNNRegressor(
+        hidden_size=16, bidirectional=False, max_iter=20, random_state=0, device="cpu"
+    )
     reg.fit(X[:300], y[:300])
     assert reg.score(X[300:], y[300:]) > 0.95
 
@@ -151,7 +153,8 @@ def _ucr_ragged(name, split):
 def test_italy_power_demand():
     Xtr, ytr = _ucr("ItalyPowerDemand", "train")
     Xte, yte = _ucr("ItalyPowerDemand", "test")
-    clf = RNNClassifier(hidden_size=16, max_iter=40, random_state=0, device="cpu")
+    lean = dict(cell="lstm", bidirectional=False, batch_size="auto", device="cpu")
+    clf = RNNClassifier(hidden_size=16, max_iter=40, random_state=0, **lean)
     assert clf.fit(Xtr, ytr).score(Xte, yte) >= 0.9
     assert set(clf.classes_) == {"1", "2"}
 
@@ -162,5 +165,7 @@ def test_japanese_vowels_as_ragged_lists():
     Xte, yte = _ucr_ragged("JapaneseVowels", "test")
     lengths = {len(x) for x in Xtr + Xte}
     assert min(lengths) >= 7 and max(lengths) <= 29 and len(lengths) > 5
-    clf = RNNClassifier(hidden_size=32, max_iter=25, random_state=0, device="cpu")
+    clf = RNNClassifier(
+        hidden_size=32, bidirectional=False, max_iter=15, random_state=0, device="cpu"
+    )
     assert clf.fit(Xtr, ytr).score(Xte, yte) >= 0.93
