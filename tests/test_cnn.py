@@ -150,8 +150,8 @@ def test_fashion_mnist_subset():
     except FileNotFoundError:
         pytest.skip("Fashion-MNIST files absent (Debian package dataset-fashion-mnist)")
     Xtr, _, ytr, _ = train_test_split(
-        X_train, y_train, train_size=3000, stratify=y_train, random_state=0
+        X_train, y_train, train_size=2000, stratify=y_train, random_state=0
     )
-    clf = CNNClassifier(channels=(16, 32), max_iter=6, random_state=0, device="cpu")
+    clf = CNNClassifier(channels=(16, 32), max_iter=5, random_state=0, device="cpu")
     clf.fit(Xtr, ytr)  # uint8 images as they come
-    assert clf.score(X_test[:2000], y_test[:2000]) >= 0.8
+    assert clf.score(X_test[:1000], y_test[:1000]) >= 0.8
