@@ -73,6 +73,7 @@ def run_once(method: str, seed: int, X, y, X_test, y_test, max_iter: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--max-iter", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="bench_tuning.json")
@@ -89,7 +90,7 @@ def main() -> None:
 
     methods = ["grid", "optuna", "optuna+pruning"]
     runs = {m: [] for m in methods}
-    for seed in range(args.repeats):
+    for seed in range(args.first_seed, args.first_seed + args.repeats):
         for method in methods:
             runs[method].append(
                 run_once(method, seed, X, y, X_test, y_test, args.max_iter)
