@@ -353,7 +353,7 @@ class StackedTrainer:
                 wd = key[0] if decay else 0.0
                 if self.kind == "SGD":
                     torch._fused_sgd_(
-                        ps, gs, ms, weight_decay=wd, momentum=key[1], lr=lr,
+                        ps, gs, ms if key[1] else [], weight_decay=wd, momentum=key[1], lr=lr,
                         dampening=0.0, nesterov=key[2], maximize=False,
                         is_first_step=False,
                     )  # fmt: skip
