@@ -433,7 +433,7 @@ class GridSearchCV(_StackedSearchMixin, _skms.GridSearchCV):
     >>> from sknn import MLPClassifier
     >>> from sknn.model_selection import GridSearchCV
     >>> X, y = load_iris(return_X_y=True)
-    >>> net = MLPClassifier((16,), max_iter=60, random_state=0)
+    >>> net = MLPClassifier((16,), max_iter=20, random_state=0)
     >>> search = GridSearchCV(net, {"learning_rate_init": [0.001, 0.01]}, cv=3)
     >>> search.fit(X, y).best_params_
     {'learning_rate_init': 0.01}
