@@ -88,6 +88,25 @@ CHECK_PARAMS["check_sample_weight_equivalence_on_dense_data"] = {
 }
 
 
+# Deep ensembles train their members in stacked passes; the members get the same
+# float64 setting as the networks for the sample-weight equivalence checks.
+from sknn.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor  # noqa: E402
+
+ESTIMATORS += [
+    DeepEnsembleClassifier(
+        MLPClassifier(**FAST, learning_rate_init=0.01), n_estimators=3, random_state=0
+    ),
+    DeepEnsembleRegressor(
+        MLPRegressor(**FAST, learning_rate_init=0.01), n_estimators=3, random_state=0
+    ),
+]
+for _name in (
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+):
+    CHECK_PARAMS[_name] = {**CHECK_PARAMS[_name], "estimator__dtype": "float64"}
+
+
 def _check_name(check) -> str:
     func = getattr(check, "func", check)
     return getattr(func, "__name__", str(func))
