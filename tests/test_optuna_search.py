@@ -387,3 +387,36 @@ def test_int_distribution_and_refit_false(data):
     ).fit(X, y)
     assert not hasattr(search, "best_estimator_")
     assert isinstance(search.best_params_["hidden_layer_sizes"], int)
+
+
+def test_unpruned_trials_train_their_folds_in_one_stacked_pass(data, monkeypatch):
+    """Without pruning, the folds of a trial share one stacked pass (issue: train
+    many networks at once), with the same fold scores as scikit-learn's search."""
+    import sknn.model_selection._vectorized as vectorized
+
+    calls = []
+    real = vectorized._fit_many
+
+    def spy(estimators, datasets, **kwargs):
+        calls.append(len(estimators))
+        return real(estimators, datasets, **kwargs)
+
+    monkeypatch.setattr(vectorized, "_fit_many", spy)
+    X, y = data
+    cv = StratifiedKFold(3)
+    est = MLPClassifier(**FAST)
+    search = OptunaSearchCV(
+        est,
+        {"alpha": CategoricalDistribution([1e-4, 1e-2])},
+        n_trials=2,
+        cv=cv,
+        pruning=False,
+        random_state=0,
+    ).fit(X, y)
+    assert calls == [3, 3]
+    grid = GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=cv).fit(X, y)
+    for i, params in enumerate(search.cv_results_["params"]):
+        j = grid.cv_results_["params"].index(params)
+        for k in range(3):
+            key = f"split{k}_test_score"
+            assert search.cv_results_[key][i] == pytest.approx(grid.cv_results_[key][j])

@@ -22,7 +22,6 @@ from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.model_selection._validation import (
-    _fit_and_score,
     _warn_or_raise_about_fit_failures,
 )
 from sklearn.utils import check_random_state, indexable
@@ -41,6 +40,7 @@ from sknn.model_selection._spaces import (
     decode_params,
     default_search_space,
 )
+from sknn.model_selection._vectorized import _evaluate
 
 # Trial attributes written by the search (JSON, readable by every worker).
 SURPLUS_ATTR = "sknn:surplus"
@@ -480,25 +480,25 @@ class OptunaSearchCV(BaseSearchCV):
                 )
                 ctx.epochs.append(epochs)
             else:
-                outs = [
-                    _fit_and_score(
-                        clone(estimator),
-                        ctx.X,
-                        ctx.y,
-                        scorer=ctx.scorers,
-                        train=train,
-                        test=test,
-                        verbose=0,
-                        parameters=None,
-                        fit_params=ctx.fit_params,
-                        score_params=ctx.score_params,
-                        return_train_score=self.return_train_score,
-                        return_n_test_samples=True,
-                        return_times=True,
-                        error_score=self.error_score,
-                    )
-                    for train, test in ctx.splits
-                ]
+                # The folds of a trial share one stacked pass when they can
+                # (sknn networks with vectorisable settings); others are fitted
+                # one by one, exactly as scikit-learn's _fit_and_score does.
+                outs = _evaluate(
+                    estimator,
+                    [None],
+                    ctx.splits,
+                    ctx.X,
+                    ctx.y,
+                    scorer=ctx.scorers,
+                    fit_params=ctx.fit_params,
+                    score_params=ctx.score_params,
+                    return_train_score=self.return_train_score,
+                    return_estimator=False,
+                    return_parameters=False,
+                    error_score=self.error_score,
+                    n_jobs=None,
+                    verbose=0,
+                )
             record = to_record(outs, ctx.names)
             trial.set_user_attr(CV_ATTR, record)
             value = float(np.mean(record["test"][self._objective_key(record, ctx)]))
