@@ -25,9 +25,11 @@ __all__ = [
     "CNNRegressor",
     "MLPClassifier",
     "MLPRegressor",
+    "NeuralNetClassifier",
+    "NeuralNetRegressor",
     "RNNClassifier",
     "RNNRegressor",
     "__version__",
+    "load",
+    "save",
 ]
-
-__all__ += ["NeuralNetClassifier", "NeuralNetRegressor", "load", "save"]
