@@ -291,6 +291,7 @@ class StackedTrainer:
                 self.hyper.append((wd, float(b1), float(b2), float(first["eps"])))
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
+        self._view_cache = None
         self.alpha = torch.tensor(self.alphas, dtype=dtype, device=dev)
         self.penalty_in_loss = torch.tensor(
             [getattr(t.config, "penalty_in_loss", False) for t in trainers], device=dev
@@ -323,6 +324,18 @@ class StackedTrainer:
         )
         return 0.5 * self.alpha * sq / denom
 
+    def _views(self) -> tuple:
+        """Per-model views of the stacked weights and optimiser state, made once per
+        stack (the update kernels write through them in place)."""
+        if self._view_cache is None:
+            self._view_cache = (
+                [p.detach().unbind(0) for p in self.params],
+                [m.unbind(0) for m in self.m],
+                [v.unbind(0) for v in self.v],
+                self.steps.unbind(0),
+            )
+        return self._view_cache
+
     @torch.no_grad()
     def _update(self, grads, step_on) -> None:
         """One optimiser step of the models where ``step_on`` is true (all if None).
@@ -332,7 +345,9 @@ class StackedTrainer:
         Models that share their hyper-parameters share a kernel call; the arithmetic is
         that of the single fit's (fused) optimiser.
         """
-        grads = [g.contiguous() for g in grads]  # the kernels read dense memory
+        # Per-model views: unbind is one call per tensor, not one per model.
+        grads = [g.contiguous().unbind(0) for g in grads]  # kernels read dense memory
+        params, m, v, steps = self._views()
         on = [True] * len(self.active) if step_on is None else step_on.tolist()
         groups: dict = {}
         for i, k in enumerate(self.active):
@@ -347,9 +362,9 @@ class StackedTrainer:
                 js = [j for j, d in enumerate(self.decayed) if d == decay]
                 if not js:
                     continue
-                ps = [self.params[j][i] for j in js for i in idxs]
+                ps = [params[j][i] for j in js for i in idxs]
                 gs = [grads[j][i] for j in js for i in idxs]
-                ms = [self.m[j][i] for j in js for i in idxs]
+                ms = [m[j][i] for j in js for i in idxs]
                 wd = key[0] if decay else 0.0
                 if self.kind == "SGD":
                     torch._fused_sgd_(
@@ -358,8 +373,8 @@ class StackedTrainer:
                         is_first_step=False,
                     )  # fmt: skip
                     continue
-                vs = [self.v[j][i] for j in js for i in idxs]
-                st = [self.steps[i] for _ in js for i in idxs]
+                vs = [v[j][i] for j in js for i in idxs]
+                st = [steps[i] for _ in js for i in idxs]
                 fn = torch._fused_adamw_ if self.kind == "AdamW" else torch._fused_adam_
                 fn(
                     ps, gs, ms, vs, [], st, lr=lr, beta1=key[1], beta2=key[2],
@@ -476,6 +491,7 @@ class StackedTrainer:
             return [x.index_select(0, idx) for x in ts]
 
         self.params, self.m, self.v = sel(self.params), sel(self.m), sel(self.v)
+        self._view_cache = None
         self.last_good = sel(self.last_good)
         self.steps = self.steps.index_select(0, idx)
         self.alpha = self.alpha.index_select(0, idx)
