@@ -89,6 +89,69 @@ def test_resumed_fit_equals_uninterrupted_fit(digits, tmp_path, solver):
     assert resumed.callbacks_[0].best_epoch_ == full.callbacks_[0].best_epoch_
 
 
+_KILLED_RUN = """
+import os, signal, sys
+import numpy as np, torch
+from sklearn.datasets import load_digits
+from sknn import MLPClassifier
+from sknn.callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler
+
+class Kill(Callback):
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+torch.set_num_threads(1)
+X, y = load_digits(return_X_y=True)
+X, y = (X / 16.0).astype(np.float32)[:500], y[:500]
+callbacks = [
+    EarlyStopping(monitor="valid_loss", patience=50),
+    LRScheduler("StepLR", scheduler_kwargs={"step_size": 3, "gamma": 0.5}),
+    Checkpoint(sys.argv[1], resume=sys.argv[2] == "resume"),
+]
+if sys.argv[2] == "kill":
+    callbacks.append(Kill())
+clf = MLPClassifier(
+    hidden_layer_sizes=(16,), random_state=0, device="cpu", max_iter=8,
+    dropout=0.2, batch_norm=True, callbacks=callbacks,
+).fit(X, y)
+torch.save({k: v for k, v in clf.module_.state_dict().items()}, sys.argv[3])
+"""
+
+
+def test_fit_killed_by_sigkill_resumes_in_a_new_process(digits, tmp_path):
+    """A real kill (SIGKILL, no cleanup) mid-fit, then a resume in a fresh process,
+    gives the weights of an uninterrupted fit with the same seed."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(_KILLED_RUN)
+    ckpt, out = tmp_path / "run.ckpt", tmp_path / "weights.pt"
+
+    def run(mode, weights):
+        return subprocess.run(
+            [sys.executable, str(script), str(ckpt), mode, str(weights)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    killed = run("kill", out)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not out.exists()
+    assert load_checkpoint(ckpt)["epoch"] == 3
+    assert run("resume", out).returncode == 0
+    full_out = tmp_path / "full.pt"
+    assert run("full", full_out).returncode == 0
+    resumed = torch.load(out, weights_only=True)
+    full = torch.load(full_out, weights_only=True)
+    assert resumed.keys() == full.keys()
+    for key, value in full.items():
+        assert torch.equal(resumed[key], value), key
+
+
 def test_checkpoint_every_and_on_improvement(iris, tmp_path):
     X, y = iris
     every = Checkpoint(tmp_path / "a.ckpt", every=3)
