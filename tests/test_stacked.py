@@ -187,3 +187,34 @@ def test_max_iter_warning_as_in_a_single_fit(iris):
                      for s in range(2)], X, y)  # fmt: skip
     assert sum(issubclass(w.category, ConvergenceWarning) for w in rec) == 2
     assert torch.get_num_threads() >= 1
+
+
+def test_cnns_stack_and_rnns_fall_back_with_the_same_models(small_digits, capsys):
+    """Convolutional networks (without batch norm) of one shape share a pass;
+    recurrent ones (torch has no batching rule for LSTM / GRU) are fitted alone."""
+    from sknn import CNNClassifier, RNNClassifier
+
+    X, y = small_digits
+    images = X.reshape(-1, 8, 8)
+    folds = _folds(images, y)
+    for make, expected in (
+        (
+            lambda s: CNNClassifier(
+                channels=(4,), batch_norm=False, hidden_layer_sizes=(16,),
+                max_iter=4, random_state=s, device="cpu",
+            ),
+            "1 stacked pass(es), 0 network(s) fitted alone",
+        ),
+        (
+            lambda s: RNNClassifier(
+                hidden_size=8, max_iter=3, random_state=s, device="cpu"
+            ),
+            "0 stacked pass(es), 3 network(s) fitted alone",
+        ),
+    ):  # fmt: skip
+        stacked = fit_stacked(
+            [make(s) for s in range(3)], images, y, indices=folds, verbose=1
+        )
+        assert expected in capsys.readouterr().out
+        alone = [make(s).fit(images[f], y[f]) for s, f in enumerate(folds)]
+        _assert_same(stacked, alone, images, atol=1e-4)

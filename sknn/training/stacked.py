@@ -64,6 +64,8 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
         return "callbacks"
     if any(True for _ in trainer.module.buffers()):
         return "module buffers (batch norm)"
+    if any(isinstance(m, torch.nn.RNNBase) for m in trainer.module.modules()):
+        return "recurrent layers (torch has no batching rule for them)"
     if any(train.sparse) or len(train.inputs) != 1:
         return "sparse or multiple inputs"
     return None
