@@ -1,5 +1,6 @@
 """Sphinx configuration for the sknn documentation."""
 
+import functools
 import os
 import sys
 
@@ -56,6 +57,12 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     docstrings point into those projects' own documentation."""
     if name.startswith("set_") and name.endswith("_request"):
         return True
+    # A property has no __module__ of its own: look at its getter (so scikit-learn's
+    # BaseSearchCV.classes_ and .n_features_in_ are left out like its methods).
+    if isinstance(obj, property):
+        obj = obj.fget
+    elif isinstance(obj, functools.cached_property):
+        obj = obj.func
     module = getattr(obj, "__module__", None) or ""
     if module.startswith(("sklearn.", "torch.")):
         return True

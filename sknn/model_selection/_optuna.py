@@ -157,10 +157,9 @@ class OptunaSearchCV(BaseSearchCV):
         Trials the pruner stopped.
     n_epochs_ : int
         Epochs run over all folds of this call's pruned-path trials.
-    classes_ : ndarray
-        Class labels of ``best_estimator_`` (classifiers).
-    n_features_in_ : int
-        Number of features seen in ``fit``.
+    classes_, n_features_in_
+        As in scikit-learn's searches: the class labels of ``best_estimator_``
+        (classifiers) and the number of features seen in ``fit``.
 
     See Also
     --------
