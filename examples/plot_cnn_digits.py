@@ -16,13 +16,19 @@ quarter with scikit-learn's MLP, and look at its training curve and its mistakes
 # -------------------------------
 # A 3-D array is read as one-channel images. (A 2-D table works too, with
 # ``input_shape=(1, 8, 8)``, for instance after a scikit-learn transformer.)
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 
 from sknn import CNNClassifier
+
+# Each fit below runs a fixed budget of epochs on purpose: no warning when it ends.
+warnings.simplefilter("ignore", ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 images = X.reshape(-1, 8, 8) / 16.0

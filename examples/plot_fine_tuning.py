@@ -26,13 +26,18 @@ only 500 images, comparing three networks on the same small budget of epochs:
 import copy
 import os
 import tempfile
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 import sknn
 from sknn import MLPClassifier
 from sknn.datasets import load_fashion_mnist
+
+# Each fit below runs a fixed budget of epochs on purpose: no warning when it ends.
+warnings.simplefilter("ignore", ConvergenceWarning)
 
 X_train, X_test, y_train, y_test = load_fashion_mnist(return_X_y=True)
 X_train = X_train.reshape(len(X_train), -1).astype(np.float32) / 255

@@ -16,11 +16,17 @@ Two everyday uses of :class:`sknn.RNNClassifier` and :class:`sknn.RNNRegressor`:
 # -------------------------------------------
 # Each sequence is a 2-D random walk of 5 to 40 steps; its class says whether it
 # ended up to the right (x > 0) or to the left. Only the whole sequence tells.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from sknn import RNNClassifier, RNNRegressor
 from sknn.data import make_windows
+
+# Each fit below runs a fixed budget of epochs on purpose: no warning when it ends.
+warnings.simplefilter("ignore", ConvergenceWarning)
 
 rng = np.random.RandomState(0)
 walks = [
