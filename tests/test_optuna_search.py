@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
+import joblib
 import numpy as np
 import optuna
 import pytest
@@ -12,6 +14,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
@@ -355,19 +358,72 @@ def test_other_estimators_run_unpruned(data):
 
 
 # ---------------------------------------------------------------- running the search
-def test_threads_timeout_and_progress_bar(data, capsys):
+class PidScorer:
+    """Accuracy, and a file named after the id of the process that scored."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __call__(self, estimator, X, y):
+        (self.folder / str(os.getpid())).touch()
+        return float(np.mean(estimator.predict(X) == y))
+
+
+def test_n_jobs_runs_trials_in_worker_processes(data, tmp_path, capsys):
+    """joblib's default backend: worker processes share the study (in memory for the
+    user, through a temporary journal file), with a progress bar."""
     X, y = data
     search = OptunaSearchCV(
         MLPClassifier(**FAST),
         LR,
-        n_trials=4,
+        n_trials=6,
         cv=2,
         n_jobs=2,
+        scoring=PidScorer(tmp_path),
         verbose=1,
         random_state=0,
     ).fit(X, y)
+    assert search.n_trials_ == 6
+    assert [t.state for t in search.study_.trials] == [TrialState.COMPLETE] * 6
+    assert isinstance(search.study_._storage, optuna.storages.InMemoryStorage)
+    pids = {int(p.name) for p in tmp_path.iterdir()}
+    assert pids and os.getpid() not in pids and len(pids) <= 2
+    assert "trials" in capsys.readouterr().err
+    assert search.best_estimator_.score(X, y) > 0.5
+
+
+def test_n_jobs_processes_on_a_journal_file(data, tmp_path):
+    X, y = data
+    path = tmp_path / "study.journal"
+    OptunaSearchCV(
+        MLPClassifier(**FAST), LR, n_trials=4, cv=2, n_jobs=2, storage=str(path),
+        study_name="s", refit=False, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    stored = optuna.load_study(
+        study_name="s",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(path))
+        ),
+    )
+    assert len(stored.trials) == 4
+
+
+def test_threads_timeout_and_progress_bar(data, tmp_path, capsys):
+    X, y = data
+    with joblib.parallel_config(backend="threading"):
+        search = OptunaSearchCV(
+            MLPClassifier(**FAST),
+            LR,
+            n_trials=4,
+            cv=2,
+            n_jobs=2,
+            scoring=PidScorer(tmp_path),
+            verbose=1,
+            random_state=0,
+        ).fit(X, y)
     assert len(search.study_.trials) == 4
     assert search.n_trials_ == 4
+    assert {int(p.name) for p in tmp_path.iterdir()} == {os.getpid()}
     assert "trials" in capsys.readouterr().err
     timed = OptunaSearchCV(
         MLPClassifier(**FAST), LR, n_trials=None, timeout=0.5, cv=2, refit=False

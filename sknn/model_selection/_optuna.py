@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import time
@@ -24,7 +23,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.model_selection._validation import (
     _warn_or_raise_about_fit_failures,
 )
-from sklearn.utils import check_random_state, indexable
+from sklearn.utils import indexable
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_method_params
 from tqdm.auto import tqdm
@@ -40,14 +39,11 @@ from sknn.model_selection._spaces import (
     decode_params,
     default_search_space,
 )
+from sknn.model_selection._study import StudyWorkersMixin
 from sknn.model_selection._vectorized import _evaluate
 
-# Trial attributes written by the search (JSON, readable by every worker).
-SURPLUS_ATTR = "sknn:surplus"
-_POLL_S = 0.5
 
-
-class OptunaSearchCV(BaseSearchCV):
+class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
     """Hyper-parameter search with Optuna: smarter than a grid, pruned, distributable.
 
     Each Optuna trial samples parameters, cross-validates the estimator with them and
@@ -94,7 +90,12 @@ class OptunaSearchCV(BaseSearchCV):
     refit : bool, str or callable, default=True
         Refit the best parameters on the whole data (``best_estimator_``).
     n_jobs : int, default=None
-        Trials run at once in this process (threads sharing the study).
+        Trials run at once. Under joblib's default (process-based) backend, in as
+        many worker processes of this machine sharing the study through its storage
+        (an in-memory study goes through a temporary journal file and comes back
+        in memory); under ``joblib.parallel_config(backend="threading")``, other
+        joblib backends, or with a storage object, in threads of this process.
+        ``-1`` means all cores.
     random_state : int, RandomState instance or None, default=None
         Seeds the default sampler. With a shared ``storage`` the seed is mixed with
         the process id, so that workers do not propose the same points.
@@ -306,17 +307,21 @@ class OptunaSearchCV(BaseSearchCV):
         if self.verbose < 2:
             optuna.logging.set_verbosity(logging.WARNING)
         try:
-            study = self._make_study()
-            self.study_ = study
-            with tqdm(
-                total=self.n_trials, disable=not self.verbose, desc="trials"
-            ) as bar:
-                Parallel(n_jobs=n_workers, backend="threading")(
-                    delayed(self._work)(study, ctx, deadline, bar)
-                    for _ in range(n_workers)
-                )
+            if self._in_processes(n_workers):
+                self.study_ = self._run_in_processes(ctx, deadline, n_workers)
+            else:
+                study = self._make_study()
+                self.study_ = study
+                with tqdm(
+                    total=self.n_trials, disable=not self.verbose, desc="trials"
+                ) as bar:
+                    Parallel(n_jobs=n_workers, backend="threading")(
+                        delayed(self._work)(study, ctx, deadline, bar)
+                        for _ in range(n_workers)
+                    )
         finally:
             optuna_logger.setLevel(level)
+        study = self.study_
         self.n_epochs_ = int(sum(ctx.epochs))
         self._set_results(study, ctx, refit_metric)
         if self.refit:
@@ -342,123 +347,6 @@ class OptunaSearchCV(BaseSearchCV):
         if self.param_distributions is None:
             return check_search_space(base, default_search_space(base))
         return check_search_space(base, self.param_distributions)
-
-    def _open_storage(self) -> BaseStorage | None:
-        storage = self.storage
-        if storage is None or isinstance(storage, BaseStorage):
-            return storage
-        storage = os.fspath(storage)
-        try:
-            if "://" in storage:
-                with warnings.catch_warnings():
-                    warnings.simplefilter(
-                        "ignore", optuna.exceptions.ExperimentalWarning
-                    )
-                    return optuna.storages.RDBStorage(
-                        storage,
-                        heartbeat_interval=self.heartbeat_interval,
-                        grace_period=self.grace_period,
-                        heartbeat_stale_trial_callback=(
-                            optuna.storages.RetryHeartbeatStaleTrialCallback(
-                                max_retry=self.max_retry
-                            )
-                        ),
-                    )
-            folder = os.path.dirname(os.path.abspath(storage))
-            if not os.path.isdir(folder):
-                raise FileNotFoundError(f"no folder {folder!r}")
-            return optuna.storages.JournalStorage(
-                optuna.storages.journal.JournalFileBackend(storage)
-            )
-        except Exception as exc:
-            raise ValueError(
-                f"Cannot open the Optuna storage {storage!r}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _make_study(self) -> optuna.Study:
-        storage = self._open_storage()
-        sampler = copy.deepcopy(self.sampler)
-        if sampler is None:
-            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-            if storage is not None:
-                seed = (seed + os.getpid()) % (2**31 - 1)
-            sampler = optuna.samplers.TPESampler(seed=seed)
-        pruner = copy.deepcopy(self.pruner)
-        if pruner is None:
-            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
-        try:
-            study = optuna.create_study(
-                storage=storage,
-                sampler=sampler,
-                pruner=pruner,
-                study_name=self.study_name,
-                direction="maximize",
-                load_if_exists=self.load_if_exists,
-            )
-        except optuna.exceptions.DuplicatedStudyError as exc:
-            raise ValueError(
-                f"The storage already holds a study named {self.study_name!r}; pass "
-                "load_if_exists=True to join it."
-            ) from exc
-        if study._is_multi_objective() or (
-            study.direction != optuna.study.StudyDirection.MAXIMIZE
-        ):
-            raise ValueError(
-                f"The study {study.study_name!r} has direction(s) "
-                f"{[d.name for d in study.directions]}; OptunaSearchCV maximises a "
-                "score (scikit-learn scorers are greater-is-better), so it needs a "
-                "single-objective study with direction 'maximize'."
-            )
-        return study
-
-    # ------------------------------------------------------------------ workers
-    def _work(self, study: optuna.Study, ctx, deadline, bar) -> None:
-        """One worker: run trials until the study holds ``n_trials`` finished ones."""
-        heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
-        while deadline is None or time.monotonic() < deadline:
-            if heartbeat:
-                with warnings.catch_warnings():
-                    warnings.simplefilter(
-                        "ignore", optuna.exceptions.ExperimentalWarning
-                    )
-                    optuna.storages.fail_stale_trials(study)
-            if self.n_trials is not None:
-                trials = study.get_trials(deepcopy=False)
-                done = sum(_is_done(t) for t in trials)
-                if done >= self.n_trials:
-                    return
-                running = sum(t.state == TrialState.RUNNING for t in trials)
-                waiting = sum(t.state == TrialState.WAITING for t in trials)
-                if not waiting and done + running >= self.n_trials:
-                    # Others hold the last trials; wait in case a worker dies.
-                    time.sleep(_POLL_S)
-                    continue
-            with warnings.catch_warnings():
-                # The heartbeat runs in _run_trial's thread, as in Study.optimize.
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask(ctx.space)
-            if self.n_trials is not None and self._is_surplus(study, trial):
-                trial.set_user_attr(SURPLUS_ATTR, True)
-                study.tell(trial, state=TrialState.FAIL)
-                continue
-            with optuna.storages._heartbeat.get_heartbeat_thread(
-                trial._trial_id, study._storage
-            ):
-                self._run_trial(study, trial, ctx)
-            bar.update()
-
-    def _is_surplus(self, study: optuna.Study, trial: optuna.Trial) -> bool:
-        """Whether ``n_trials`` trials numbered below ``trial`` are live or finished.
-
-        Trial numbers are given out atomically by the storage, so of two workers
-        racing for the last slot exactly one keeps its trial.
-        """
-        live = sum(
-            t.number < trial.number and (_is_done(t) or t.state == TrialState.RUNNING)
-            for t in study.get_trials(deepcopy=False)
-        )
-        return live >= self.n_trials
 
     def _run_trial(self, study: optuna.Study, trial: optuna.Trial, ctx) -> None:
         params = decode_params(trial.params)
@@ -571,10 +459,3 @@ class OptunaSearchCV(BaseSearchCV):
             self.best_params_ = results["params"][self.best_index_]
         self.n_trials_ = len(trials)
         self.cv_results_ = results
-
-
-def _is_done(trial) -> bool:
-    """Finished for the budget: completed, pruned, or failed with ``error_score``."""
-    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
-        trial.state == TrialState.FAIL and CV_ATTR in trial.user_attrs
-    )

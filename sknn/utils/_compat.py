@@ -19,3 +19,16 @@ def optimizer_speed_kwargs(name: str, device: torch.device) -> dict:
     if device.type == "cpu" and name in _FUSED_CPU:
         return {"fused": True}
     return {"foreach": True}
+
+
+def joblib_uses_local_processes() -> bool:
+    """Whether joblib's active backend runs tasks in processes of this machine.
+
+    True for joblib's default (loky) and for ``multiprocessing``; False under
+    ``parallel_config(backend="threading")`` and for cluster backends (Dask, Ray).
+    """
+    from joblib._parallel_backends import LokyBackend, MultiprocessingBackend
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return isinstance(backend, (LokyBackend, MultiprocessingBackend))

@@ -1,0 +1,245 @@
+"""Studies and their workers for :class:`~sknn.model_selection.OptunaSearchCV`.
+
+Opening the storage and the study, and the workers that share a study's
+``n_trials``: threads of this process, local worker processes, or processes on other
+machines calling ``fit`` on the same storage. Every worker asks the study for trials
+until it holds ``n_trials`` finished ones; trials of a dead worker are failed and
+retried through the storage's heartbeat.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import tempfile
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
+
+import optuna
+from joblib import Parallel, delayed
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+from sklearn.base import clone
+from sklearn.utils import check_random_state
+from tqdm.auto import tqdm
+
+from sknn.model_selection._records import CV_ATTR
+from sknn.utils._compat import joblib_uses_local_processes
+
+# Trial attributes written by the search (JSON, readable by every worker).
+SURPLUS_ATTR = "sknn:surplus"
+_POLL_S = 0.5
+
+
+class StudyWorkersMixin:
+    """Storage, study and workers of a search; the search supplies ``_run_trial``."""
+
+    def _open_storage(self) -> BaseStorage | None:
+        storage = self.storage
+        if storage is None or isinstance(storage, BaseStorage):
+            return storage
+        storage = os.fspath(storage)
+        try:
+            if "://" in storage:
+                with warnings.catch_warnings():
+                    warnings.simplefilter(
+                        "ignore", optuna.exceptions.ExperimentalWarning
+                    )
+                    return optuna.storages.RDBStorage(
+                        storage,
+                        heartbeat_interval=self.heartbeat_interval,
+                        grace_period=self.grace_period,
+                        heartbeat_stale_trial_callback=(
+                            optuna.storages.RetryHeartbeatStaleTrialCallback(
+                                max_retry=self.max_retry
+                            )
+                        ),
+                    )
+            folder = os.path.dirname(os.path.abspath(storage))
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(f"no folder {folder!r}")
+            return optuna.storages.JournalStorage(
+                optuna.storages.journal.JournalFileBackend(storage)
+            )
+        except Exception as exc:
+            raise ValueError(
+                f"Cannot open the Optuna storage {storage!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _make_study(self) -> optuna.Study:
+        storage = self._open_storage()
+        sampler = copy.deepcopy(self.sampler)
+        if sampler is None:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            if storage is not None:
+                seed = (seed + os.getpid()) % (2**31 - 1)
+            sampler = optuna.samplers.TPESampler(seed=seed)
+        pruner = copy.deepcopy(self.pruner)
+        if pruner is None:
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                study_name=self.study_name,
+                direction="maximize",
+                load_if_exists=self.load_if_exists,
+            )
+        except optuna.exceptions.DuplicatedStudyError as exc:
+            raise ValueError(
+                f"The storage already holds a study named {self.study_name!r}; pass "
+                "load_if_exists=True to join it."
+            ) from exc
+        if study._is_multi_objective() or (
+            study.direction != optuna.study.StudyDirection.MAXIMIZE
+        ):
+            raise ValueError(
+                f"The study {study.study_name!r} has direction(s) "
+                f"{[d.name for d in study.directions]}; OptunaSearchCV maximises a "
+                "score (scikit-learn scorers are greater-is-better), so it needs a "
+                "single-objective study with direction 'maximize'."
+            )
+        return study
+
+    # ------------------------------------------------------------------ workers
+    def _in_processes(self, n_workers: int) -> bool:
+        """Several workers in local processes (joblib's default backends), unless the
+        storage is an object (it cannot be sent to other processes)."""
+        return (
+            n_workers > 1
+            and not isinstance(self.storage, BaseStorage)
+            and joblib_uses_local_processes()
+        )
+
+    def _run_in_processes(self, ctx, deadline, n_workers: int) -> optuna.Study:
+        """Run ``n_workers`` worker processes on one study; return the study.
+
+        The workers share the study through its storage, as workers on several
+        machines do; an in-memory study goes through a temporary journal file and is
+        copied back into memory at the end.
+        """
+        tmp = None
+        search = clone(self)
+        if self.storage is None:
+            tmp = tempfile.TemporaryDirectory(prefix="sknn-optuna-")
+            search.set_params(
+                storage=os.path.join(tmp.name, "study.journal"),
+                study_name=self.study_name or "sknn-search",
+            )
+        try:
+            study = search._make_study()
+            search.set_params(study_name=study.study_name, load_if_exists=True)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            jobs = (
+                delayed(_process_worker)(search, ctx, remaining, index)
+                for index in range(n_workers)
+            )
+            with (
+                tqdm(
+                    total=self.n_trials, disable=not self.verbose, desc="trials"
+                ) as bar,
+                ThreadPoolExecutor(1) as pool,
+            ):
+                future = pool.submit(Parallel(n_jobs=n_workers), jobs)
+                while not futures_wait([future], timeout=_POLL_S).done:
+                    if self.verbose:
+                        done = sum(is_done(t) for t in study.get_trials(deepcopy=False))
+                        bar.update(max(0, done - bar.n))
+                for epochs in future.result():
+                    ctx.epochs.extend(epochs)
+            if tmp is not None:
+                memory = optuna.storages.InMemoryStorage()
+                optuna.copy_study(
+                    from_study_name=study.study_name,
+                    from_storage=study._storage,
+                    to_storage=memory,
+                    to_study_name=study.study_name,
+                )
+                study = optuna.load_study(
+                    study_name=study.study_name,
+                    storage=memory,
+                    sampler=study.sampler,
+                    pruner=study.pruner,
+                )
+            return study
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+
+    def _work(self, study: optuna.Study, ctx, deadline, bar) -> None:
+        """One worker: run trials until the study holds ``n_trials`` finished ones."""
+        heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
+        while deadline is None or time.monotonic() < deadline:
+            if heartbeat:
+                with warnings.catch_warnings():
+                    warnings.simplefilter(
+                        "ignore", optuna.exceptions.ExperimentalWarning
+                    )
+                    optuna.storages.fail_stale_trials(study)
+            if self.n_trials is not None:
+                trials = study.get_trials(deepcopy=False)
+                done = sum(is_done(t) for t in trials)
+                if done >= self.n_trials:
+                    return
+                running = sum(t.state == TrialState.RUNNING for t in trials)
+                waiting = sum(t.state == TrialState.WAITING for t in trials)
+                if not waiting and done + running >= self.n_trials:
+                    # Others hold the last trials; wait in case a worker dies.
+                    time.sleep(_POLL_S)
+                    continue
+            with warnings.catch_warnings():
+                # The heartbeat runs in _run_trial's thread, as in Study.optimize.
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask(ctx.space)
+            if self.n_trials is not None and self._is_surplus(study, trial):
+                trial.set_user_attr(SURPLUS_ATTR, True)
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            with optuna.storages._heartbeat.get_heartbeat_thread(
+                trial._trial_id, study._storage
+            ):
+                self._run_trial(study, trial, ctx)
+            if bar is not None:
+                bar.update()
+
+    def _is_surplus(self, study: optuna.Study, trial: optuna.Trial) -> bool:
+        """Whether ``n_trials`` trials numbered below ``trial`` are live or finished.
+
+        Trial numbers are given out atomically by the storage, so of two workers
+        racing for the last slot exactly one keeps its trial.
+        """
+        live = sum(
+            t.number < trial.number and (is_done(t) or t.state == TrialState.RUNNING)
+            for t in study.get_trials(deepcopy=False)
+        )
+        return live >= self.n_trials
+
+
+def _process_worker(
+    search: StudyWorkersMixin, ctx, remaining: float | None, index: int
+) -> list:
+    """Worker process ``index`` of :meth:`StudyWorkersMixin._run_in_processes`; returns
+    the epochs its pruned fits ran."""
+    if search.verbose < 2:
+        optuna.logging.set_verbosity(logging.WARNING)
+    ctx = copy.copy(ctx)
+    ctx.epochs = []
+    deadline = None if remaining is None else time.monotonic() + remaining
+    study = search._make_study()
+    if index > 0 and search.sampler is not None:
+        # A sampler given with a seed would propose the same points in every worker.
+        study.sampler.reseed_rng()
+    search._work(study, ctx, deadline, None)
+    return ctx.epochs
+
+
+def is_done(trial) -> bool:
+    """Finished for the budget: completed, pruned, or failed with ``error_score``."""
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and CV_ATTR in trial.user_attrs
+    )
