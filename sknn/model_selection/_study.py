@@ -13,10 +13,9 @@ import copy
 import logging
 import os
 import tempfile
+import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 
 import optuna
 from joblib import Parallel, delayed
@@ -139,19 +138,24 @@ class StudyWorkersMixin:
                 delayed(_process_worker)(search, ctx, remaining, index)
                 for index in range(n_workers)
             )
-            with (
-                tqdm(
-                    total=self.n_trials, disable=not self.verbose, desc="trials"
-                ) as bar,
-                ThreadPoolExecutor(1) as pool,
-            ):
-                future = pool.submit(Parallel(n_jobs=n_workers), jobs)
-                while not futures_wait([future], timeout=_POLL_S).done:
-                    if self.verbose:
-                        done = sum(is_done(t) for t in study.get_trials(deepcopy=False))
-                        bar.update(max(0, done - bar.n))
-                for epochs in future.result():
-                    ctx.epochs.extend(epochs)
+            with tqdm(
+                total=self.n_trials, disable=not self.verbose, desc="trials"
+            ) as bar:
+                # Parallel runs in this thread, so that a Ctrl-C stops the workers;
+                # a helper thread moves the progress bar from the storage.
+                stop = threading.Event()
+                poller = threading.Thread(
+                    target=_poll_progress, args=(study, bar, stop), daemon=True
+                )
+                if self.verbose:
+                    poller.start()
+                try:
+                    for epochs in Parallel(n_jobs=n_workers)(jobs):
+                        ctx.epochs.extend(epochs)
+                finally:
+                    stop.set()
+                    if poller.is_alive():
+                        poller.join()
             if tmp is not None:
                 memory = optuna.storages.InMemoryStorage()
                 optuna.copy_study(
@@ -236,6 +240,13 @@ def _process_worker(
         study.sampler.reseed_rng()
     search._work(study, ctx, deadline, None)
     return ctx.epochs
+
+
+def _poll_progress(study: optuna.Study, bar, stop: threading.Event) -> None:
+    """Move ``bar`` to the number of finished trials until ``stop`` is set."""
+    while not stop.wait(_POLL_S):
+        done = sum(is_done(t) for t in study.get_trials(deepcopy=False))
+        bar.update(max(0, done - bar.n))
 
 
 def is_done(trial) -> bool:
