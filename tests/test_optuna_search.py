@@ -369,20 +369,25 @@ class PidScorer:
         return float(np.mean(estimator.predict(X) == y))
 
 
+def _two_job_search(folder, n_trials):
+    """A search with two workers whose scorer leaves the ids of its processes."""
+    return OptunaSearchCV(
+        MLPClassifier(**FAST),
+        LR,
+        n_trials=n_trials,
+        cv=2,
+        n_jobs=2,
+        scoring=PidScorer(folder),
+        verbose=1,
+        random_state=0,
+    )
+
+
 def test_n_jobs_runs_trials_in_worker_processes(data, tmp_path, capsys):
     """joblib's default backend: worker processes share the study (in memory for the
     user, through a temporary journal file), with a progress bar."""
     X, y = data
-    search = OptunaSearchCV(
-        MLPClassifier(**FAST),
-        LR,
-        n_trials=6,
-        cv=2,
-        n_jobs=2,
-        scoring=PidScorer(tmp_path),
-        verbose=1,
-        random_state=0,
-    ).fit(X, y)
+    search = _two_job_search(tmp_path, n_trials=6).fit(X, y)
     assert search.n_trials_ == 6
     assert [t.state for t in search.study_.trials] == [TrialState.COMPLETE] * 6
     assert isinstance(search.study_._storage, optuna.storages.InMemoryStorage)
@@ -411,16 +416,7 @@ def test_n_jobs_processes_on_a_journal_file(data, tmp_path):
 def test_threads_timeout_and_progress_bar(data, tmp_path, capsys):
     X, y = data
     with joblib.parallel_config(backend="threading"):
-        search = OptunaSearchCV(
-            MLPClassifier(**FAST),
-            LR,
-            n_trials=4,
-            cv=2,
-            n_jobs=2,
-            scoring=PidScorer(tmp_path),
-            verbose=1,
-            random_state=0,
-        ).fit(X, y)
+        search = _two_job_search(tmp_path, n_trials=4).fit(X, y)
     assert len(search.study_.trials) == 4
     assert search.n_trials_ == 4
     assert {int(p.name) for p in tmp_path.iterdir()} == {os.getpid()}
