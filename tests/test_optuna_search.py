@@ -370,13 +370,15 @@ class PidScorer:
 
 
 def _two_job_search(folder, n_trials):
-    """A search with two workers whose scorer leaves the ids of its processes."""
+    """A search with two workers whose scorer leaves the ids of its processes (no
+    pruning, so that every trial is a row of ``cv_results_``)."""
     return OptunaSearchCV(
         MLPClassifier(**FAST),
         LR,
         n_trials=n_trials,
         cv=2,
         n_jobs=2,
+        pruning=False,
         scoring=PidScorer(folder),
         verbose=1,
         random_state=0,
