@@ -48,11 +48,12 @@ def data():
 
 
 class RecordingMLP(MLPClassifier):
-    """Records what each stepwise fit trains on and is scored on."""
+    """Records what each fit trains on and is scored on (every fit, alone or in a
+    stacked pass, is prepared by ``_setup_fit``)."""
 
     calls: list = []
 
-    def _fit_steps(self, X, y, *, sample_weight=None, eval_set=None):
+    def _setup_fit(self, X, y, *, sample_weight=None, eval_set=None, **kwargs):
         RecordingMLP.calls.append(
             (
                 np.asarray(X).copy(),
@@ -60,7 +61,9 @@ class RecordingMLP(MLPClassifier):
                 None if eval_set is None else np.asarray(eval_set[0]).copy(),
             )
         )
-        return super()._fit_steps(X, y, sample_weight=sample_weight, eval_set=eval_set)
+        return super()._setup_fit(
+            X, y, sample_weight=sample_weight, eval_set=eval_set, **kwargs
+        )
 
 
 class FailingClassifier(ClassifierMixin, BaseEstimator):
@@ -474,3 +477,49 @@ def test_unpruned_trials_train_their_folds_in_one_stacked_pass(data, monkeypatch
         for k in range(3):
             key = f"split{k}_test_score"
             assert search.cv_results_[key][i] == pytest.approx(grid.cv_results_[key][j])
+
+
+def test_pruned_search_trains_the_folds_of_a_trial_in_one_stacked_pass(
+    data, monkeypatch
+):
+    """With pruning, the folds of a trial advance together in one stacked pass, epoch
+    by epoch, and give the fold scores (and reported means) of fitting them one by
+    one."""
+    from sklearn.metrics import get_scorer
+
+    import sknn.model_selection._pruning as pruning
+    from sknn.training.stacked import StackedTrainer
+
+    X, y = data
+    splits = list(StratifiedKFold(3).split(X, y))
+    est = MLPClassifier(**{**FAST, "max_iter": 6})
+
+    def run():
+        study = optuna.create_study(
+            direction="maximize", pruner=optuna.pruners.NopPruner()
+        )
+        trial = study.ask()
+        outs, epochs = pruning.cross_validate_pruned(
+            est, X, y, splits, trial, scorer=get_scorer("accuracy"), fit_params={},
+            score_params={}, return_train_score=False, error_score="raise",
+        )  # fmt: skip
+        reported = dict(trial.storage.get_trial(trial._trial_id).intermediate_values)
+        return [o["test_scores"] for o in outs], epochs, reported
+
+    passes = []
+    real_begin = StackedTrainer.begin
+
+    def spy(self):
+        passes.append(len(self.trainers))
+        return real_begin(self)
+
+    monkeypatch.setattr(StackedTrainer, "begin", spy)
+    stacked = run()
+    assert passes == [3]
+    monkeypatch.setattr(pruning._StackedFolds, "create", classmethod(lambda c, f: None))
+    alone = run()
+    assert passes == [3]
+    assert stacked[1] == alone[1] == 18
+    np.testing.assert_allclose(stacked[0], alone[0])
+    assert stacked[2].keys() == alone[2].keys()
+    np.testing.assert_allclose(list(stacked[2].values()), list(alone[2].values()))

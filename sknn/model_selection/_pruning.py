@@ -21,6 +21,8 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_method_params
 
 from sknn.base import BaseNeuralNet
+from sknn.model_selection._stacking import _network
+from sknn.training.stacked import StackedTrainer, architecture_key, stack_reason
 
 _FINAL_FIT_PARAMS = {"sample_weight"}
 EPOCHS_ATTR = "sknn:epochs"
@@ -80,15 +82,18 @@ class _Fold:
         # With early_stopping the estimator validates on a split of its own training
         # rows (the test rows must not choose its epoch); otherwise on the fold's
         # test rows.
-        eval_set = None if final.early_stopping else (X_te, y_te)
-        self.steps = final._fit_steps(
-            X_tr,
-            y_tr,
+        self.fit_args = (X_tr, y_tr)
+        self.fit_kwargs = dict(
             sample_weight=final_params.get("sample_weight"),
-            eval_set=eval_set,
+            eval_set=None if final.early_stopping else (X_te, y_te),
         )
+        self.steps = None
         self.running = True
         self.fit_time += time.perf_counter() - tic
+
+    def start(self) -> None:
+        """Begin training alone, epoch by epoch (``_fit_steps``)."""
+        self.steps = self.final._fit_steps(*self.fit_args, **self.fit_kwargs)
 
     def step(self) -> bool:
         """Run one epoch; ``False`` once training has ended."""
@@ -105,9 +110,93 @@ class _Fold:
 
     def close(self) -> None:
         tic = time.perf_counter()
-        self.steps.close()
+        if self.steps is not None:
+            self.steps.close()
         self.running = False
         self.fit_time += time.perf_counter() - tic
+
+
+class _StackedFolds:
+    """The folds of a trial trained together in one stacked pass, epoch by epoch.
+
+    Each fold's network is prepared as its own ``fit`` would prepare it, trained in
+    :class:`~sknn.training.stacked.StackedTrainer` and finished as ``fit`` finishes
+    it, so the fold models equal those of fitting the folds one by one.
+    """
+
+    def __init__(self, folds: list[_Fold], runs: list, trainer: StackedTrainer):
+        self.folds, self.runs, self.trainer = folds, runs, trainer
+        self.finished = False
+
+    @classmethod
+    def create(cls, folds: list[_Fold]) -> _StackedFolds | None:
+        """Stack ``folds`` when their networks can share a pass, else ``None``."""
+        if len(folds) < 2 or any(_network(f.final) is None for f in folds):
+            return None
+        tic = time.perf_counter()
+        runs = [f.final._setup_fit(*f.fit_args, **f.fit_kwargs) for f in folds]
+        keys = set()
+        for run in runs:
+            if stack_reason(run.trainer, run.train) is not None:
+                return None
+            keys.add(architecture_key(run.trainer, run.train))
+        if len(keys) > 1:
+            return None
+        trainer = StackedTrainer(
+            [r.trainer for r in runs],
+            [r.train for r in runs],
+            [r.valid for r in runs],
+            alphas=[f.final.alpha for f in folds],
+            rng=runs[0].rng,
+        )
+        trainer.begin()
+        self = cls(folds, runs, trainer)
+        self._charge(time.perf_counter() - tic)
+        return self
+
+    def _charge(self, seconds: float) -> None:
+        for fold in self.folds:
+            fold.fit_time += seconds / len(self.folds)
+
+    def step(self) -> bool:
+        """One epoch of every fold still training; ``False`` once all have ended."""
+        if self.trainer.done:
+            self.finish()
+            return False
+        tic = time.perf_counter()
+        epochs = [len(r.trainer.history) for r in self.runs]
+        self.trainer.run_epoch()
+        active = set(self.trainer.active)
+        for k, (fold, run, before) in enumerate(zip(self.folds, self.runs, epochs)):
+            fold.running = k in active
+            if len(run.trainer.history) > before:
+                fold.epochs += 1
+                fold.last_score = float(
+                    run.trainer.history[-1].get("valid_score", np.nan)
+                )
+        self._charge(time.perf_counter() - tic)
+        return True
+
+    def finish(self) -> None:
+        """Write the models back and finish each fold's estimator as ``fit`` does."""
+        if self.finished:
+            return
+        self.finished = True
+        tic = time.perf_counter()
+        self.trainer.end()
+        for fold, run in zip(self.folds, self.runs):
+            fold.final._finish_fit(run)
+            fold.running = False
+        self._charge(time.perf_counter() - tic)
+
+
+def _close(folds: list[_Fold], stacked: _StackedFolds | None) -> None:
+    """End every fold's training (pruned, failed or done)."""
+    if stacked is not None:
+        stacked.finish()
+    for fold in folds:
+        if fold.running:
+            fold.close()
 
 
 def cross_validate_pruned(
@@ -132,12 +221,20 @@ def cross_validate_pruned(
     with ``error_score="raise"``).
     """
     folds: list[_Fold] = []
+    stacked = None
     try:
         for train, test in splits:
             folds.append(_Fold(clone(estimator), X, y, train, test, fit_params))
+        stacked = _StackedFolds.create(folds)
+        if stacked is None:
+            for fold in folds:
+                fold.start()
         step = 0
         while True:
-            advanced = [fold.step() for fold in folds if fold.running]
+            if stacked is not None:
+                advanced = [stacked.step()]
+            else:
+                advanced = [fold.step() for fold in folds if fold.running]
             if not any(advanced):
                 break
             trial.report(float(np.nanmean([f.last_score for f in folds])), step)
@@ -146,23 +243,24 @@ def cross_validate_pruned(
             more = any(f.running and f.epochs < f.final.max_iter for f in folds)
             if more and trial.should_prune():
                 trial.set_user_attr(EPOCHS_ATTR, sum(f.epochs for f in folds))
-                for fold in folds:
-                    fold.close()
+                _close(folds, stacked)
                 raise optuna.TrialPruned(f"pruned after {step} epochs")
     except optuna.TrialPruned:
         raise
+    except KeyboardInterrupt:
+        if stacked is not None:
+            stacked.trainer.interrupt()
+        _close(folds, stacked)
+        raise
     except Exception:
-        for fold in folds:
-            fold.close()
+        _close(folds, stacked)
         if error_score == "raise":
             raise
         return _failed(splits, traceback.format_exc(), error_score), sum(
             f.epochs for f in folds
         )
     finally:
-        for fold in folds:
-            if fold.running:
-                fold.close()
+        _close(folds, stacked)
     outs = []
     for fold in folds:
         _finish(fold)

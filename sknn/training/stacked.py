@@ -534,59 +534,84 @@ class StackedTrainer:
             t.converged = t.stop_reason not in ("interrupted", "diverged")
         return t.stop_training or t._epochs_run >= t.config.max_epochs
 
+    def begin(self) -> None:
+        """Stack the runs; then call :meth:`run_epoch` until :attr:`done`, and
+        :meth:`end` (as :meth:`fit` does), to train epoch by epoch."""
+        self._setup()
+
+    @property
+    def done(self) -> bool:
+        """True once every model has stopped."""
+        return not self.active
+
+    def run_epoch(self) -> None:
+        """One epoch of every model still stacked (models that stop leave the stack).
+
+        Each model's record goes to its trainer's ``history``, as in a single fit.
+        """
+        if self.rng is None:
+            self._run_epoch()
+        else:
+            with self.rng:
+                self._run_epoch()
+
+    def interrupt(self) -> None:
+        """End training as a Ctrl-C does: keep each model's last completed epoch."""
+        for i, k in enumerate(self.active):
+            with torch.no_grad():
+                for p, g in zip(self.params, self.last_good):
+                    p[i].copy_(g[i])
+            t = self.trainers[k]
+            t.stop_training, t.stop_reason = True, "interrupted"
+
+    def end(self) -> None:
+        """Write every model still stacked back to its module."""
+        for i, k in enumerate(self.active):
+            self._finish(k, i)
+        self.active = []
+
     def fit(self) -> None:
         """Run until every model has stopped; leave each trainer as after ``fit``."""
-        self._setup()
+        self.begin()
         try:
-            if self.rng is not None:
-                with self.rng:
-                    self._loop()
-            else:
-                self._loop()
+            while not self.done:
+                self.run_epoch()
         except KeyboardInterrupt:
-            for i, k in enumerate(self.active):
-                with torch.no_grad():
-                    for p, g in zip(self.params, self.last_good):
-                        p[i].copy_(g[i])
-                t = self.trainers[k]
-                t.stop_training, t.stop_reason = True, "interrupted"
+            self.interrupt()
         finally:
-            for i, k in enumerate(self.active):
-                self._finish(k, i)
-            self.active = []
+            self.end()
 
-    def _loop(self) -> None:
-        while self.active:
-            tic = time.perf_counter()
-            loss_t = self._epoch()
-            values = [loss_t]
-            if self.vdata is not None:
-                vloss, vscore = self._validate()
-                values.append(vloss)
-                if vscore is not None:
-                    values.append(vscore)
-            read = torch.stack([v.float() for v in values]).tolist()
-            dur = time.perf_counter() - tic
-            keep = []
-            for i, k in enumerate(self.active):
-                has_v = self.valids[k] is not None
-                stop = self._record(
-                    i,
-                    k,
-                    read[0][i],
-                    read[1][i] if has_v else None,
-                    read[2][i] if has_v and len(read) > 2 else None,
-                    dur,
-                )
-                if stop:
-                    self._finish(k, i)
-                else:
-                    keep.append(i)
-            if len(keep) < len(self.active):
-                if keep:
-                    self._drop(keep)
-                else:
-                    self.active = []
-            with torch.no_grad():
-                for g, p in zip(self.last_good, self.params):
-                    g.copy_(p)
+    def _run_epoch(self) -> None:
+        tic = time.perf_counter()
+        loss_t = self._epoch()
+        values = [loss_t]
+        if self.vdata is not None:
+            vloss, vscore = self._validate()
+            values.append(vloss)
+            if vscore is not None:
+                values.append(vscore)
+        read = torch.stack([v.float() for v in values]).tolist()
+        dur = time.perf_counter() - tic
+        keep = []
+        for i, k in enumerate(self.active):
+            has_v = self.valids[k] is not None
+            stop = self._record(
+                i,
+                k,
+                read[0][i],
+                read[1][i] if has_v else None,
+                read[2][i] if has_v and len(read) > 2 else None,
+                dur,
+            )
+            if stop:
+                self._finish(k, i)
+            else:
+                keep.append(i)
+        if len(keep) < len(self.active):
+            if keep:
+                self._drop(keep)
+            else:
+                self.active = []
+        with torch.no_grad():
+            for g, p in zip(self.last_good, self.params):
+                g.copy_(p)
