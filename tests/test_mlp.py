@@ -143,6 +143,28 @@ def test_sparse_input_matches_dense():
     np.testing.assert_allclose(sparse, dense, atol=1e-5)
 
 
+def test_sparse_input_is_densified_one_batch_at_a_time(monkeypatch):
+    from sknn.training.data import TensorData
+
+    rows = []
+    real = TensorData._dense
+
+    def spy(self, x, sl):
+        block = real(self, x, sl)
+        rows.append(block.shape[0])
+        return block
+
+    monkeypatch.setattr(TensorData, "_dense", spy)
+    rng = np.random.RandomState(0)
+    X = sp.random(5000, 40, density=0.05, format="csr", random_state=rng)
+    y = rng.randint(0, 2, 5000)
+    clf = MLPClassifier((8,), batch_size=32, max_iter=1, **CPU).fit(X, y)
+    assert rows and max(rows) == 32
+    rows.clear()
+    assert clf.predict(X).shape == (5000,)
+    assert sum(rows) == 5000 and max(rows) < 5000
+
+
 def test_pandas_feature_names_are_kept_and_checked(iris):
     pd = pytest.importorskip("pandas")
     X, y = iris
