@@ -126,14 +126,25 @@ def test_bad_modules_give_clear_errors(iris):
         NeuralNetClassifier(module="mlp", **FAST).fit(X, y)
 
 
-def test_sknn_module_inside_skorch(iris):
+@pytest.mark.parametrize("family", ["MLP", "CNN", "RNN"])
+def test_sknn_modules_inside_skorch(iris, family):
+    """sknn's MLP, CNN and RNN modules train as the module of a skorch net."""
     skorch = pytest.importorskip("skorch", reason="skorch is an optional extra")
+    from sknn.modules import CNN, RNN
+
     X, y = iris
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    module, kwargs = {
+        "MLP": (MLP, dict(n_features_in=4, hidden_layer_sizes=(16,))),
+        # the 4 features as a one-channel signal, and as a 4-step sequence
+        "CNN": (CNN, dict(input_shape=(1, 4), channels=(8,), hidden_layer_sizes=(16,))),
+        "RNN": (RNN, dict(n_features_in=1, hidden_size=16)),
+    }[family]
+    X = {"MLP": X, "CNN": X[:, None, :], "RNN": X[:, :, None]}[family]
     net = skorch.NeuralNetClassifier(
-        MLP,
-        module__n_features_in=4,
+        module,
+        **{f"module__{k}": v for k, v in kwargs.items()},
         module__n_outputs=3,
-        module__hidden_layer_sizes=(16,),
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
         lr=0.01,
@@ -141,7 +152,7 @@ def test_sknn_module_inside_skorch(iris):
         train_split=None,
         verbose=0,
     )
-    net.fit(X.astype(np.float32), y.astype(np.int64))
+    net.fit(X, y.astype(np.int64))
     losses = net.history[:, "train_loss"]
     assert losses[-1] < 0.5 * losses[0]
-    assert (net.predict(X.astype(np.float32)) == y).mean() > 0.6  # chance is 1/3
+    assert (net.predict(X) == y).mean() > 0.6  # chance is 1/3
