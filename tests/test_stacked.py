@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 
 from sknn import MLPClassifier, MLPRegressor
+from sknn.callbacks import EarlyStopping
 from sknn.model_selection import fit_stacked
 from sknn.training.stacked import StackedTrainer, plan_chunks
 
@@ -146,7 +147,9 @@ def test_unstackable_networks_are_fitted_alone(iris, capsys):
     X, y = iris
     nets = [
         MLPClassifier((8,), solver="rmsprop", max_iter=5, random_state=0, device="cpu"),
-        MLPClassifier((8,), batch_norm=True, max_iter=5, random_state=0, device="cpu"),
+        MLPClassifier(
+            (8,), callbacks=[EarlyStopping()], max_iter=5, random_state=0, device="cpu"
+        ),
         MLPClassifier((8,), max_iter=5, random_state=0, device="cpu"),
     ]
     fit_stacked(nets, X, y, verbose=1)
@@ -190,13 +193,14 @@ def test_max_iter_warning_as_in_a_single_fit(iris):
 
 
 def test_cnns_stack_and_rnns_fall_back_with_the_same_models(small_digits, capsys):
-    """Convolutional networks (without batch norm) of one shape share a pass;
-    recurrent ones (torch has no batching rule for LSTM / GRU) are fitted alone."""
+    """Convolutional networks of one shape share a pass (with batch norm, those whose
+    batches line up: folds of 100 and 101 rows go to two passes); recurrent ones
+    (torch has no batching rule for LSTM / GRU) are fitted alone."""
     from sknn import CNNClassifier, RNNClassifier
 
     X, y = small_digits
     images = X.reshape(-1, 8, 8)
-    folds = _folds(images, y)
+    folds = [np.arange(100), np.arange(100, 200), np.arange(199, 300)]
     for make, expected in (
         (
             lambda s: CNNClassifier(
@@ -204,6 +208,13 @@ def test_cnns_stack_and_rnns_fall_back_with_the_same_models(small_digits, capsys
                 max_iter=4, random_state=s, device="cpu",
             ),
             "1 stacked pass(es), 0 network(s) fitted alone",
+        ),
+        (
+            lambda s: CNNClassifier(
+                channels=(4,), hidden_layer_sizes=(16,), batch_size=32, max_iter=4,
+                random_state=s, device="cpu",
+            ),
+            "2 stacked pass(es), 0 network(s) fitted alone",
         ),
         (
             lambda s: RNNClassifier(
@@ -218,3 +229,17 @@ def test_cnns_stack_and_rnns_fall_back_with_the_same_models(small_digits, capsys
         assert expected in capsys.readouterr().out
         alone = [make(s).fit(images[f], y[f]) for s, f in enumerate(folds)]
         _assert_same(stacked, alone, images, atol=1e-4)
+
+
+def test_batch_norm_models_stack_with_their_own_running_statistics(small_digits):
+    X, y = small_digits
+    kw = dict(FAST, batch_norm=True, batch_size=64, early_stopping=True)
+    nets = [MLPClassifier(**kw, random_state=s) for s in range(3)]
+    fit_stacked(nets, X, y)
+    alone = [MLPClassifier(**kw, random_state=s).fit(X, y) for s in range(3)]
+    _assert_same(nets, alone, X, atol=1e-5)
+    for a, b in zip(nets, alone):
+        for key, value in b.module_.state_dict().items():
+            torch.testing.assert_close(
+                a.module_.state_dict()[key], value, atol=1e-5, rtol=1e-4
+            )

@@ -105,7 +105,7 @@ _COMMON_ATTRS = """
     coefs_ : list of ndarray
         Weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` as in scikit-learn.
     intercepts_ : list of ndarray
-        Bias vectors.
+        Bias vectors (zeros for layers before batch norm, which have no bias).
     n_layers_ : int
         Number of layers (input and output included).
     n_outputs_ : int
@@ -155,8 +155,14 @@ class _MLPMixin:
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """Bias vectors, ``intercepts_[i]`` of shape ``(n_out,)``."""
-        return [m.bias.detach().cpu().numpy().copy() for m in self._linears()]
+        """Bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` (zeros for the layers
+        before batch norm, which have no bias)."""
+        return [
+            m.bias.detach().cpu().numpy().copy()
+            if m.bias is not None
+            else np.zeros(m.out_features, dtype=m.weight.detach().cpu().numpy().dtype)
+            for m in self._linears()
+        ]
 
     @property
     def n_layers_(self) -> int:

@@ -46,8 +46,6 @@ def _network(estimator):
         return None
     if estimator.solver not in ("adam", "adamw", "sgd") or estimator.callbacks:
         return None
-    if getattr(estimator, "batch_norm", False):
-        return None
     if estimator.warm_start and hasattr(estimator, "module_"):
         return None
     return estimator

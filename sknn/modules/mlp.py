@@ -26,7 +26,9 @@ class MLP(nn.Module):
     dropout : float, default=0.0
         Dropout probability after each hidden activation.
     batch_norm : bool, default=False
-        Whether to normalise each hidden layer's pre-activations over the batch.
+        Whether to normalise each hidden layer's pre-activations over the batch. The
+        linear layers before batch norm then have no bias (batch norm's shift takes
+        its place; a bias there would only be cancelled).
 
     Attributes
     ----------
@@ -56,7 +58,7 @@ class MLP(nn.Module):
         blocks = []
         width = n_features_in
         for size in hidden_layer_sizes:
-            layers: list[nn.Module] = [nn.Linear(width, size)]
+            layers: list[nn.Module] = [nn.Linear(width, size, bias=not batch_norm)]
             if batch_norm:
                 layers.append(nn.BatchNorm1d(size))
             layers.append(make_activation(activation))
@@ -75,7 +77,8 @@ class MLP(nn.Module):
             if isinstance(m, nn.Linear):
                 bound = (gain / (m.in_features + m.out_features)) ** 0.5
                 nn.init.uniform_(m.weight, -bound, bound)
-                nn.init.uniform_(m.bias, -bound, bound)
+                if m.bias is not None:
+                    nn.init.uniform_(m.bias, -bound, bound)
 
     @property
     def blocks(self) -> nn.Sequential:

@@ -62,8 +62,6 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
         return f"no fused optimiser kernels on {train.device.type}"
     if trainer.callbacks:
         return "callbacks"
-    if any(True for _ in trainer.module.buffers()):
-        return "module buffers (batch norm)"
     if any(isinstance(m, torch.nn.RNNBase) for m in trainer.module.modules()):
         return "recurrent layers (torch has no batching rule for them)"
     if any(train.sparse) or len(train.inputs) != 1:
@@ -76,7 +74,16 @@ def architecture_key(trainer: Trainer, train: TensorData) -> tuple:
     shapes = tuple(
         (k, tuple(v.shape), v.dtype) for k, v in trainer.module.named_parameters()
     )
+    # Buffers updated by the forward pass (batch norm's running statistics) see every
+    # row of a batch, so models with buffers share a pass only when their batches
+    # line up exactly: no padded rows, no steps past a model's last batch.
+    batches = (
+        (train.n_samples, trainer.config.batch_size)
+        if any(True for _ in trainer.module.buffers())
+        else None
+    )
     return (
+        batches,
         repr(trainer.module),
         shapes,
         type(trainer.optimizer).__name__,
@@ -249,6 +256,11 @@ class StackedTrainer:
             torch.stack([dict(m.named_parameters())[n].detach() for m in mods]).clone()
             for n in self.names
         ]
+        self.bnames = [n for n, _ in first.named_buffers()]
+        self.buffers = [
+            torch.stack([dict(m.named_buffers())[n].detach() for m in mods]).clone()
+            for n in self.bnames
+        ]
         dtype = self.params[0].dtype
         self.base = first
         self.data = _Stack(self.trains, dev)
@@ -300,7 +312,7 @@ class StackedTrainer:
         )
         self.active = list(range(K))  # original indices of the models still stacked
         self.best = [None] * K
-        self.last_good = [p.clone() for p in self.params]
+        self.last_good = [p.clone() for p in self._state()]
         self.restore = [t.config.restore_best for t in trainers]
         for t in trainers:
             t._best_state = None
@@ -317,8 +329,15 @@ class StackedTrainer:
         self._score = None if score_fn is None else vmap(score_fn)
 
     # -- the batched pieces -------------------------------------------------------------
+    def _state(self) -> list[torch.Tensor]:
+        """The stacked weights, then the stacked buffers (what a state dict holds)."""
+        return self.params + self.buffers
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._fwd(dict(zip(self.names, self.params)), x)
+        # Buffers go in stacked too: batch norm updates each model's own statistics.
+        tensors = dict(zip(self.names, self.params))
+        tensors.update(zip(self.bnames, self.buffers))
+        return self._fwd(tensors, x)
 
     def _penalty(self, denom: torch.Tensor) -> torch.Tensor:
         sq = sum(
@@ -412,8 +431,11 @@ class StackedTrainer:
         )
         all_steps = min(steps_host)
         for s in range(max(steps_host)):
-            pos = s * batch[:, None] + cols
-            valid = in_batch & (pos < n[:, None])
+            # As wide as the widest batch of this step: models whose batches line up
+            # (same rows and batch size) get no padded rows, even in the last batch.
+            width = max(min(b, nk - s * b) for nk, b in zip(n_host, b_host))
+            pos = s * batch[:, None] + cols[:width]
+            valid = in_batch[:, :width] & (pos < n[:, None])
             pos = torch.gather(perm, 1, torch.where(valid, pos, 0))
             xb, yb, wb = self.data.take(models, pos, valid)
             step_on = None if s < all_steps else s < n_steps
@@ -479,11 +501,15 @@ class StackedTrainer:
         """Write model ``k`` (row ``idx`` of the stack) back to its module."""
         t = self.trainers[k]
         source = (
-            self.best[k] if self.best[k] is not None else [p[idx] for p in self.params]
+            self.best[k]
+            if self.best[k] is not None
+            else [p[idx] for p in self._state()]
         )
+        targets = dict(t.module.named_parameters())
+        targets.update(t.module.named_buffers())
         with torch.no_grad():
-            for name, value in zip(self.names, source):
-                dict(t.module.named_parameters())[name].copy_(value)
+            for name, value in zip(self.names + self.bnames, source):
+                targets[name].copy_(value)
         t.module.eval()
 
     def _drop(self, keep: list[int]) -> None:
@@ -493,6 +519,7 @@ class StackedTrainer:
             return [x.index_select(0, idx) for x in ts]
 
         self.params, self.m, self.v = sel(self.params), sel(self.m), sel(self.v)
+        self.buffers = sel(self.buffers)
         self._view_cache = None
         self.last_good = sel(self.last_good)
         self.steps = self.steps.index_select(0, idx)
@@ -506,7 +533,7 @@ class StackedTrainer:
         t._epochs_run += 1
         if not math.isfinite(loss):
             with torch.no_grad():
-                for p, g in zip(self.params, self.last_good):
+                for p, g in zip(self._state(), self.last_good):
                     p[i].copy_(g[i])
             t.stop_training, t.stop_reason = True, "diverged"
             return True
@@ -523,7 +550,7 @@ class StackedTrainer:
         t.history.append(record)
         if t.config.monitor == "valid_score" and score is not None and self.restore[k]:
             if score > st.best_score:
-                self.best[k] = [p[i].clone() for p in self.params]
+                self.best[k] = [p[i].clone() for p in self._state()]
         t._update_convergence(loss, score)
         if t.schedule is not None:
             t.schedule.epoch_end(t.optimizer, st.t)
@@ -559,7 +586,7 @@ class StackedTrainer:
         """End training as a Ctrl-C does: keep each model's last completed epoch."""
         for i, k in enumerate(self.active):
             with torch.no_grad():
-                for p, g in zip(self.params, self.last_good):
+                for p, g in zip(self._state(), self.last_good):
                     p[i].copy_(g[i])
             t = self.trainers[k]
             t.stop_training, t.stop_reason = True, "interrupted"
@@ -613,5 +640,5 @@ class StackedTrainer:
             else:
                 self.active = []
         with torch.no_grad():
-            for g, p in zip(self.last_good, self.params):
+            for g, p in zip(self.last_good, self._state()):
                 g.copy_(p)
