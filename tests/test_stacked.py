@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 
@@ -192,13 +193,21 @@ def test_max_iter_warning_as_in_a_single_fit(iris):
     assert torch.get_num_threads() >= 1
 
 
-def test_cnns_stack_and_rnns_fall_back_with_the_same_models(small_digits, capsys):
+def test_cnns_stack_and_rnns_fall_back_with_the_same_models(
+    small_digits, capsys, monkeypatch
+):
     """Convolutional networks of one shape share a pass (with batch norm, those whose
     batches line up: folds of 100 and 101 rows go to two passes); recurrent ones
-    (torch has no batching rule for LSTM / GRU) are fitted alone."""
+    (torch has no batching rule for LSTM / GRU) are fitted alone. Convolutional
+    networks stack on CPU only on request (they are slower stacked there)."""
+    import sknn.training.stacked as stacked_mod
     from sknn import CNNClassifier, RNNClassifier
 
     X, y = small_digits
+    cnn = CNNClassifier(channels=(4,), max_iter=2, random_state=0, device="cpu")
+    fit_stacked([cnn, clone(cnn)], X.reshape(-1, 8, 8), y, verbose=1)
+    assert "0 stacked pass(es), 2 network(s) fitted alone" in capsys.readouterr().out
+    monkeypatch.setattr(stacked_mod, "CONV_ON_CPU", True)
     images = X.reshape(-1, 8, 8)
     folds = [np.arange(100), np.arange(100, 200), np.arange(199, 300)]
     for make, expected in (
