@@ -126,3 +126,18 @@ def test_searches_and_ensembles_on_cuda(digits):
     assert len(search.study_.trials) == 2
     ens = DeepEnsembleClassifier(net, n_estimators=3, random_state=0).fit(X, y)
     assert ens.predict_proba(X).shape == (300, 10)
+
+
+def test_cnn_folds_stack_on_cuda_with_batch_norm(digits, capsys):
+    X, y = digits
+    images, y = X.reshape(-1, 8, 8)[:300], y[:300]
+    folds = [np.arange(0, 200), np.arange(100, 300)]  # batches line up: one pass
+    params = dict(channels=(4,), hidden_layer_sizes=(16,), max_iter=3, device="cuda")
+    stacked = [CNNClassifier(**params, random_state=s) for s in range(2)]
+    fit_stacked(stacked, images, y, indices=folds, verbose=1)
+    assert "1 stacked pass(es), 0 network(s) fitted alone" in capsys.readouterr().out
+    for s, (est, rows) in enumerate(zip(stacked, folds)):
+        alone = CNNClassifier(**params, random_state=s).fit(images[rows], y[rows])
+        np.testing.assert_allclose(
+            est.predict_proba(images), alone.predict_proba(images), atol=1e-3
+        )
