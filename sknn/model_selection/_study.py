@@ -156,6 +156,7 @@ class StudyWorkersMixin:
                     stop.set()
                     if poller.is_alive():
                         poller.join()
+                        _poll_progress(study, bar, None)
             if tmp is not None:
                 memory = optuna.storages.InMemoryStorage()
                 optuna.copy_study(
@@ -242,11 +243,14 @@ def _process_worker(
     return ctx.epochs
 
 
-def _poll_progress(study: optuna.Study, bar, stop: threading.Event) -> None:
-    """Move ``bar`` to the number of finished trials until ``stop`` is set."""
-    while not stop.wait(_POLL_S):
+def _poll_progress(study: optuna.Study, bar, stop: threading.Event | None) -> None:
+    """Move ``bar`` to the number of finished trials until ``stop`` is set (once,
+    without ``stop``)."""
+    while True:
         done = sum(is_done(t) for t in study.get_trials(deepcopy=False))
         bar.update(max(0, done - bar.n))
+        if stop is None or stop.wait(_POLL_S):
+            return
 
 
 def is_done(trial) -> bool:
