@@ -14,7 +14,8 @@ from sklearn.model_selection import StratifiedKFold
 from sknn import MLPClassifier, MLPRegressor
 from sknn.callbacks import EarlyStopping
 from sknn.model_selection import fit_stacked
-from sknn.training.stacked import StackedTrainer, plan_chunks
+from sknn.training.stack_plan import plan_chunks
+from sknn.training.stacked import StackedTrainer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -200,14 +201,14 @@ def test_cnns_stack_and_rnns_fall_back_with_the_same_models(
     batches line up: folds of 100 and 101 rows go to two passes); recurrent ones
     (torch has no batching rule for LSTM / GRU) are fitted alone. Convolutional
     networks stack on CPU only on request (they are slower stacked there)."""
-    import sknn.training.stacked as stacked_mod
+    import sknn.training.stack_plan as stack_plan
     from sknn import CNNClassifier, RNNClassifier
 
     X, y = small_digits
     cnn = CNNClassifier(channels=(4,), max_iter=2, random_state=0, device="cpu")
     fit_stacked([cnn, clone(cnn)], X.reshape(-1, 8, 8), y, verbose=1)
     assert "0 stacked pass(es), 2 network(s) fitted alone" in capsys.readouterr().out
-    monkeypatch.setattr(stacked_mod, "CONV_ON_CPU", True)
+    monkeypatch.setattr(stack_plan, "CONV_ON_CPU", True)
     images = X.reshape(-1, 8, 8)
     folds = [np.arange(100), np.arange(100, 200), np.arange(199, 300)]
     for make, expected in (

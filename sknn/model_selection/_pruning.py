@@ -22,7 +22,8 @@ from sklearn.utils.validation import _check_method_params
 
 from sknn.base import BaseNeuralNet
 from sknn.model_selection._stacking import _network
-from sknn.training.stacked import StackedTrainer, architecture_key, stack_reason
+from sknn.training.stack_plan import architecture_key, stack_reason
+from sknn.training.stacked import StackedTrainer
 
 _FINAL_FIT_PARAMS = {"sample_weight"}
 EPOCHS_ATTR = "sknn:epochs"

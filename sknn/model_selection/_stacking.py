@@ -18,14 +18,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
 from sknn.base import BaseNeuralNet
-from sknn.training.stacked import (
-    StackedTrainer,
+from sknn.training.stack_plan import (
     architecture_key,
     estimate_model_bytes,
     memory_budget,
     plan_chunks,
     stack_reason,
 )
+from sknn.training.stacked import StackedTrainer
 
 #: Parameters that may differ between models of one stacked pass.
 STACKED_PARAMS = frozenset(

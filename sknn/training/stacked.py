@@ -16,13 +16,13 @@ stops is written back to its module and dropped from the stack; the pass ends wh
 have stopped. On CPU, a model trained here and the same model trained alone give the
 same weights up to float rounding (dropout draws from other random streams).
 
-:func:`plan_chunks` splits K into passes that fit the device's memory.
+:mod:`sknn.training.stack_plan` says which runs may share a pass and splits K into
+passes that fit the device's memory.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -31,134 +31,6 @@ from torch.func import functional_call, vmap
 
 from sknn.training.data import TensorData
 from sknn.training.engine import Trainer, format_record
-
-#: ``torch.optim`` classes the stacked engine reproduces.
-STACKABLE_OPTIMIZERS = ("Adam", "AdamW", "SGD")
-
-
-#: Stack convolutional networks on CPU too. Off: torch runs K models' convolutions as
-#: one grouped convolution, which on CPU took longer than K separate ones (a 5-fold,
-#: 4-candidate grid of the default CNN on digits: 14.3 s stacked, 11.3 s one by one).
-CONV_ON_CPU = False
-
-
-def _has_conv(module: torch.nn.Module) -> bool:
-    return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules())
-
-
-def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
-    """Why ``trainer`` cannot join a stacked pass, or ``None`` when it can.
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sknn.training import TensorData, TrainConfig, Trainer
-    >>> from sknn.training.stacked import stack_reason
-    >>> net = torch.nn.Linear(3, 1)
-    >>> opt = torch.optim.LBFGS(net.parameters())
-    >>> data = TensorData(np.ones((4, 3)), np.ones((4, 1)), None, torch.device("cpu"))
-    >>> stack_reason(Trainer(net, None, opt, TrainConfig(4, 2)), data)
-    'optimizer LBFGS'
-    """
-    name = type(trainer.optimizer).__name__
-    if name not in STACKABLE_OPTIMIZERS:
-        return f"optimizer {name}"
-    for group in trainer.optimizer.param_groups:
-        if group.get("amsgrad") or group.get("maximize") or group.get("dampening"):
-            return "optimizer options (amsgrad / maximize / dampening)"
-    if trainer.config.full_batch:
-        return "full-batch solver"
-    if train.device.type not in ("cpu", "cuda"):
-        return f"no fused optimiser kernels on {train.device.type}"
-    if trainer.callbacks:
-        return "callbacks"
-    if any(isinstance(m, torch.nn.RNNBase) for m in trainer.module.modules()):
-        return "recurrent layers (torch has no batching rule for them)"
-    if not CONV_ON_CPU and train.device.type == "cpu" and _has_conv(trainer.module):
-        return "convolutions on CPU (batched convolutions are slower there)"
-    if any(train.sparse) or len(train.inputs) != 1:
-        return "sparse or multiple inputs"
-    return None
-
-
-def architecture_key(trainer: Trainer, train: TensorData) -> tuple:
-    """What must be equal for two runs to share a pass (module, loss, dtypes)."""
-    shapes = tuple(
-        (k, tuple(v.shape), v.dtype) for k, v in trainer.module.named_parameters()
-    )
-    # Buffers updated by the forward pass (batch norm's running statistics) see every
-    # row of a batch, so models with buffers share a pass only when their batches
-    # line up exactly: no padded rows, no steps past a model's last batch.
-    batches = (
-        (train.n_samples, trainer.config.batch_size)
-        if any(True for _ in trainer.module.buffers())
-        else None
-    )
-    return (
-        batches,
-        repr(trainer.module),
-        shapes,
-        type(trainer.optimizer).__name__,
-        trainer.loss_fn,
-        trainer.score_fn,
-        None if train.y is None else (train.y.dtype, tuple(train.y.shape[1:])),
-        tuple(train.inputs[0].shape[1:]),
-        str(train.device),
-    )
-
-
-def estimate_model_bytes(trainer: Trainer, train: TensorData, valid=None) -> int:
-    """Rough bytes one model takes in a stacked pass (weights, state, data, activations).
-
-    Parameters counted seven times (weights, gradients, two optimiser moments, best and
-    last good copies, update temporaries); the rows of ``train`` and ``valid``; and the
-    activations of one batch (every parameter's output width times the batch size,
-    four times for forward, backward and temporaries).
-    """
-    n_params = sum(p.numel() for p in trainer.module.parameters())
-    widths = sum(p.shape[0] for p in trainer.module.parameters() if p.ndim > 1)
-    row = train.inputs[0][0].numel() + (
-        train.y[0].numel() if train.y is not None else 0
-    )
-    rows = train.n_samples + (valid.n_samples if valid is not None else 0)
-    batch = max(trainer.config.batch_size, min(rows, 4096))
-    item = train.inputs[0].element_size()
-    return item * (7 * n_params + 2 * rows * (row + 1) + 4 * batch * (widths + row))
-
-
-def memory_budget(device: torch.device, fraction: float = 0.5) -> int:
-    """Bytes a stacked pass may use: a share of free GPU memory, or of available RAM."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free * fraction)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(int(line.split()[1]) * 1024 * fraction)
-    except OSError:
-        pass
-    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 2**18
-    return int(pages * 4096 * fraction)
-
-
-def plan_chunks(
-    n_models: int, bytes_per_model: int, budget: int, max_models: int | None = None
-) -> list[int]:
-    """Split ``n_models`` into passes of at most ``budget // bytes_per_model`` models.
-
-    Examples
-    --------
-    >>> from sknn.training.stacked import plan_chunks
-    >>> plan_chunks(10, bytes_per_model=100, budget=400)
-    [4, 3, 3]
-    """
-    per = max(1, budget // max(1, bytes_per_model))
-    if max_models is not None:
-        per = min(per, max_models)
-    n_chunks = math.ceil(n_models / per)
-    base, extra = divmod(n_models, n_chunks)
-    return [base + (i < extra) for i in range(n_chunks)]
 
 
 def _concat(datas: Sequence[TensorData], attr: str) -> torch.Tensor | None:
