@@ -52,6 +52,14 @@ def load_data(n_train: int, seed: int = 0):
     return name, flat(X_tr[idx]), y_tr[idx], flat(X_te), y_te
 
 
+DEVICE = "cpu"
+
+
+def _sync() -> None:
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def fit_sklearn(X, y, seed):
     from sklearn.neural_network import MLPClassifier
 
@@ -66,7 +74,7 @@ def fit_sknn(X, y, seed):
 
     return MLPClassifier(
         HIDDEN, batch_size=BATCH, learning_rate_init=LR, max_iter=EPOCHS,
-        n_iter_no_change=EPOCHS + 1, tol=0.0, random_state=seed, device="cpu",
+        n_iter_no_change=EPOCHS + 1, tol=0.0, random_state=seed, device=DEVICE,
     ).fit(X, y)  # fmt: skip
 
 
@@ -89,6 +97,7 @@ def fit_skorch(X, y, seed):
         iterator_train__shuffle=True,
         train_split=None,
         verbose=0,
+        device=DEVICE,
     )
     return net.fit(X, y.astype(np.int64))
 
@@ -98,6 +107,7 @@ def time_fit(fit, X, y, X_te, y_te, repeats):
     for r in range(repeats):
         tic = time.perf_counter()
         model = fit(X, y, r)
+        _sync()
         times.append(time.perf_counter() - tic)
         accs.append(float(np.mean(model.predict(X_te) == y_te)))
     return times, accs
@@ -108,7 +118,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--n-train", type=int, default=10000)
     parser.add_argument("--out", default="benchmarks/results/bench_mlp.json")
+    parser.add_argument(
+        "--device", default="cpu", help='sknn and skorch on "cpu" or "cuda"'
+    )
     args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = args.device
 
     name, X, y, X_te, y_te = load_data(args.n_train)
     contenders = {"sklearn": fit_sklearn, "sknn": fit_sknn}
@@ -141,7 +156,8 @@ def main(argv=None) -> dict:
     print(
         f"\n{name}: {len(X)} training rows x {X.shape[1]} features, "
         f"MLP {HIDDEN} relu, adam, batch {BATCH}, {EPOCHS} epochs, "
-        f"torch threads {torch.get_num_threads()}, median of {args.repeats}"
+        f"torch threads {torch.get_num_threads()}, device {DEVICE} (sklearn: CPU), "
+        f"median of {args.repeats}"
     )
     print(f"{'library':<10}{'median fit (s)':>16}{'vs sklearn':>12}{'test acc':>10}")
     for lib, r in results.items():
@@ -156,6 +172,7 @@ def main(argv=None) -> dict:
         "n_train": len(X),
         "network": {"hidden": HIDDEN, "batch_size": BATCH, "epochs": EPOCHS, "lr": LR},
         "torch_threads": torch.get_num_threads(),
+        "device": DEVICE,
         "repeats": args.repeats,
         "results": results,
     }
