@@ -101,13 +101,14 @@ def test_save_on_cuda_load_on_cpu_only_machine(iris, tmp_path, monkeypatch):
         np.testing.assert_allclose(loaded.predict_proba(X), expected, atol=1e-5)
 
 
-def test_stacked_pass_on_cuda_matches_one_by_one(digits):
+def test_stacked_pass_on_cuda_matches_one_by_one(digits, capsys):
     X, y = digits
     X, y = X[:400], y[:400]
     folds = [tr for tr, _ in StratifiedKFold(3).split(X, y)]
     params = dict(hidden_layer_sizes=(16, 16), max_iter=6, device="cuda")
     stacked = [MLPClassifier(**params, random_state=s) for s in range(3)]
-    fit_stacked(stacked, X, y, indices=folds)
+    fit_stacked(stacked, X, y, indices=folds, verbose=1)
+    assert "1 stacked pass(es), 0 network(s) fitted alone" in capsys.readouterr().out
     for s, (est, rows) in enumerate(zip(stacked, folds)):
         alone = MLPClassifier(**params, random_state=s).fit(X[rows], y[rows])
         assert est.n_iter_ == alone.n_iter_

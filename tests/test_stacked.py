@@ -241,11 +241,14 @@ def test_cnns_stack_and_rnns_fall_back_with_the_same_models(
         _assert_same(stacked, alone, images, atol=1e-4)
 
 
-def test_batch_norm_models_stack_with_their_own_running_statistics(small_digits):
+def test_batch_norm_models_stack_with_their_own_running_statistics(
+    small_digits, capsys
+):
     X, y = small_digits
     kw = dict(FAST, batch_norm=True, batch_size=64, early_stopping=True)
     nets = [MLPClassifier(**kw, random_state=s) for s in range(3)]
-    fit_stacked(nets, X, y)
+    fit_stacked(nets, X, y, verbose=1)
+    assert "1 stacked pass(es), 0 network(s) fitted alone" in capsys.readouterr().out
     alone = [MLPClassifier(**kw, random_state=s).fit(X, y) for s in range(3)]
     _assert_same(nets, alone, X, atol=1e-5)
     for a, b in zip(nets, alone):

@@ -310,20 +310,18 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
             if self._in_processes(n_workers):
                 self.study_ = self._run_in_processes(ctx, deadline, n_workers)
             else:
-                study = self._make_study()
-                self.study_ = study
+                self.study_ = self._make_study()
                 with tqdm(
                     total=self.n_trials, disable=not self.verbose, desc="trials"
                 ) as bar:
                     Parallel(n_jobs=n_workers, backend="threading")(
-                        delayed(self._work)(study, ctx, deadline, bar)
+                        delayed(self._work)(self.study_, ctx, deadline, bar)
                         for _ in range(n_workers)
                     )
         finally:
             optuna_logger.setLevel(level)
-        study = self.study_
         self.n_epochs_ = int(sum(ctx.epochs))
-        self._set_results(study, ctx, refit_metric)
+        self._set_results(self.study_, ctx, refit_metric)
         if self.refit:
             self.best_estimator_ = clone(base).set_params(
                 **clone(self.best_params_, safe=False)
