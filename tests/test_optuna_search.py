@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from types import SimpleNamespace
 
 import joblib
 import numpy as np
@@ -31,6 +32,7 @@ from sknn.model_selection import (
     decode_params,
     default_search_space,
 )
+from sknn.model_selection._study import _WAIT, SURPLUS_ATTR
 
 FAST = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0, device="cpu")
 LR = {"learning_rate_init": FloatDistribution(1e-3, 1e-1, log=True)}
@@ -415,7 +417,27 @@ def test_n_jobs_processes_on_a_journal_file(data, tmp_path):
             optuna.storages.journal.JournalFileBackend(str(path))
         ),
     )
+    # The workers of one fit claim trials under a shared lock: none is surplus.
     assert len(stored.trials) == 4
+
+
+def test_worker_of_another_fit_racing_for_the_last_trial_fails_it_unrun():
+    """Without a shared lock (separate ``fit`` calls, e.g. on other machines), a
+    worker whose new trial is numbered after the last one of the budget fails it,
+    marked, and waits instead of running one trial too many."""
+    study = optuna.create_study(direction="maximize")
+    ask = study.ask
+
+    def racing_ask(space):
+        ask(space)  # another machine claims the last trial first
+        return ask(space)
+
+    study.ask = racing_ask
+    search = OptunaSearchCV(MLPClassifier(**FAST), LR, n_trials=1)
+    assert search._next_trial(study, SimpleNamespace(space=LR)) is _WAIT
+    other, mine = study.get_trials()
+    assert other.state == TrialState.RUNNING
+    assert mine.state == TrialState.FAIL and mine.user_attrs[SURPLUS_ATTR]
 
 
 def test_threads_timeout_and_progress_bar(data, tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import warnings
 from numbers import Integral, Real
@@ -314,8 +315,9 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
                 with tqdm(
                     total=self.n_trials, disable=not self.verbose, desc="trials"
                 ) as bar:
+                    claim = threading.Lock()
                     Parallel(n_jobs=n_workers, backend="threading")(
-                        delayed(self._work)(self.study_, ctx, deadline, bar)
+                        delayed(self._work)(self.study_, ctx, deadline, bar, claim)
                         for _ in range(n_workers)
                     )
         finally:

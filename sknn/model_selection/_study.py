@@ -9,6 +9,7 @@ retried through the storage's heartbeat.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -20,6 +21,7 @@ import warnings
 import optuna
 from joblib import Parallel, delayed
 from optuna.storages import BaseStorage
+from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import TrialState
 from sklearn.base import clone
 from sklearn.utils import check_random_state
@@ -31,6 +33,7 @@ from sknn.utils._compat import joblib_uses_local_processes
 # Trial attributes written by the search (JSON, readable by every worker).
 SURPLUS_ATTR = "sknn:surplus"
 _POLL_S = 0.5
+_WAIT = object()  # _next_trial: other workers hold the last trials
 
 
 class StudyWorkersMixin:
@@ -123,6 +126,7 @@ class StudyWorkersMixin:
         copied back into memory at the end.
         """
         tmp = None
+        locks = tempfile.TemporaryDirectory(prefix="sknn-optuna-lock-")
         search = clone(self)
         if self.storage is None:
             tmp = tempfile.TemporaryDirectory(prefix="sknn-optuna-")
@@ -134,8 +138,9 @@ class StudyWorkersMixin:
             study = search._make_study()
             search.set_params(study_name=study.study_name, load_if_exists=True)
             remaining = None if deadline is None else deadline - time.monotonic()
+            claim = ClaimLock(os.path.join(locks.name, "claim"))
             jobs = (
-                delayed(_process_worker)(search, ctx, remaining, index)
+                delayed(_process_worker)(search, ctx, remaining, index, claim)
                 for index in range(n_workers)
             )
             with tqdm(
@@ -173,11 +178,20 @@ class StudyWorkersMixin:
                 )
             return study
         finally:
+            locks.cleanup()
             if tmp is not None:
                 tmp.cleanup()
 
-    def _work(self, study: optuna.Study, ctx, deadline, bar) -> None:
-        """One worker: run trials until the study holds ``n_trials`` finished ones."""
+    def _work(self, study: optuna.Study, ctx, deadline, bar, claim=None) -> None:
+        """One worker: run trials until the study holds ``n_trials`` finished ones.
+
+        ``claim`` is a lock shared by the workers of one ``fit`` (threads or local
+        processes): counting the trials and asking for the next one happen under it,
+        so those workers never start more than ``n_trials``. Workers of separate
+        ``fit`` calls (other machines) do not share it; of two of them racing for the
+        last trial, the later one fails its trial, marked ``sknn:surplus``, unrun.
+        """
+        claim = contextlib.nullcontext() if claim is None else claim
         heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
         while deadline is None or time.monotonic() < deadline:
             if heartbeat:
@@ -186,24 +200,13 @@ class StudyWorkersMixin:
                         "ignore", optuna.exceptions.ExperimentalWarning
                     )
                     optuna.storages.fail_stale_trials(study)
-            if self.n_trials is not None:
-                trials = study.get_trials(deepcopy=False)
-                done = sum(is_done(t) for t in trials)
-                if done >= self.n_trials:
-                    return
-                running = sum(t.state == TrialState.RUNNING for t in trials)
-                waiting = sum(t.state == TrialState.WAITING for t in trials)
-                if not waiting and done + running >= self.n_trials:
-                    # Others hold the last trials; wait in case a worker dies.
-                    time.sleep(_POLL_S)
-                    continue
-            with warnings.catch_warnings():
-                # The heartbeat runs in _run_trial's thread, as in Study.optimize.
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask(ctx.space)
-            if self.n_trials is not None and self._is_surplus(study, trial):
-                trial.set_user_attr(SURPLUS_ATTR, True)
-                study.tell(trial, state=TrialState.FAIL)
+            with claim:
+                trial = self._next_trial(study, ctx)
+            if trial is None:
+                return
+            if trial is _WAIT:
+                # Others hold the last trials; wait in case a worker dies.
+                time.sleep(_POLL_S)
                 continue
             with optuna.storages._heartbeat.get_heartbeat_thread(
                 trial._trial_id, study._storage
@@ -211,6 +214,28 @@ class StudyWorkersMixin:
                 self._run_trial(study, trial, ctx)
             if bar is not None:
                 bar.update()
+
+    def _next_trial(self, study: optuna.Study, ctx):
+        """The next trial to run, ``_WAIT`` while others hold the last ones, or
+        ``None`` when the study holds ``n_trials`` finished trials."""
+        while True:
+            if self.n_trials is not None:
+                trials = study.get_trials(deepcopy=False)
+                done = sum(is_done(t) for t in trials)
+                if done >= self.n_trials:
+                    return None
+                running = sum(t.state == TrialState.RUNNING for t in trials)
+                waiting = sum(t.state == TrialState.WAITING for t in trials)
+                if not waiting and done + running >= self.n_trials:
+                    return _WAIT
+            with warnings.catch_warnings():
+                # The heartbeat runs in _run_trial's thread, as in Study.optimize.
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask(ctx.space)
+            if self.n_trials is None or not self._is_surplus(study, trial):
+                return trial
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            study.tell(trial, state=TrialState.FAIL)
 
     def _is_surplus(self, study: optuna.Study, trial: optuna.Trial) -> bool:
         """Whether ``n_trials`` trials numbered below ``trial`` are live or finished.
@@ -225,8 +250,32 @@ class StudyWorkersMixin:
         return live >= self.n_trials
 
 
+class ClaimLock:
+    """A lock shared by worker processes through a lock file (picklable).
+
+    Built on Optuna's :class:`~optuna.storages.journal.JournalFileOpenLock`: a lock
+    left by a killed worker is released after ``grace_period`` seconds.
+    """
+
+    def __init__(self, path: str, grace_period: int = 30) -> None:
+        self.path = path
+        self.grace_period = grace_period
+
+    def __enter__(self) -> ClaimLock:
+        self._lock = JournalFileOpenLock(self.path, grace_period=self.grace_period)
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
 def _process_worker(
-    search: StudyWorkersMixin, ctx, remaining: float | None, index: int
+    search: StudyWorkersMixin,
+    ctx,
+    remaining: float | None,
+    index: int,
+    claim: ClaimLock,
 ) -> list:
     """Worker process ``index`` of :meth:`StudyWorkersMixin._run_in_processes`; returns
     the epochs its pruned fits ran."""
@@ -239,7 +288,7 @@ def _process_worker(
     if index > 0 and search.sampler is not None:
         # A sampler given with a seed would propose the same points in every worker.
         study.sampler.reseed_rng()
-    search._work(study, ctx, deadline, None)
+    search._work(study, ctx, deadline, None, claim)
     return ctx.epochs
 
 
