@@ -454,6 +454,19 @@ def test_threads_timeout_and_progress_bar(data, tmp_path, capsys):
     assert timed.n_trials_ >= 1
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_timeout_shorter_than_a_trial_still_runs_one_trial_per_worker(data, n_jobs):
+    """As in ``Study.optimize``: no trial starts after the timeout, but each worker
+    runs one, even where starting worker processes outlasts the timeout."""
+    X, y = data
+    search = OptunaSearchCV(
+        MLPClassifier(**FAST), LR, n_trials=None, timeout=1e-3, cv=2, n_jobs=n_jobs,
+        pruning=False, refit=False,
+    ).fit(X, y)  # fmt: skip
+    assert search.n_trials_ == n_jobs
+    assert len(search.study_.trials) == n_jobs
+
+
 def test_int_distribution_and_refit_false(data):
     X, y = data
     search = OptunaSearchCV(

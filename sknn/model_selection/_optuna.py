@@ -70,7 +70,10 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
         failed with ``error_score``), shared by every worker of the study; a study
         that already holds them runs no more. ``None`` runs until ``timeout``.
     timeout : float or None, default=None
-        Seconds after which this call starts no new trial.
+        Seconds after which this call starts no new trial. As in
+        :meth:`optuna.study.Study.optimize`, a trial that has started runs to its
+        end, and each worker runs at least one trial, so a short timeout on worker
+        processes that are slow to start still gives results.
     sampler : optuna.samplers.BaseSampler, default=None
         Copied at each fit. ``None`` is a ``TPESampler`` seeded by ``random_state``.
     pruner : optuna.pruners.BasePruner, default=None

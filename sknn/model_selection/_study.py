@@ -193,7 +193,8 @@ class StudyWorkersMixin:
         """
         claim = contextlib.nullcontext() if claim is None else claim
         heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(study._storage)
-        while deadline is None or time.monotonic() < deadline:
+        ran = False  # every worker runs one trial, however short the timeout
+        while not ran or deadline is None or time.monotonic() < deadline:
             if heartbeat:
                 with warnings.catch_warnings():
                     warnings.simplefilter(
@@ -212,6 +213,7 @@ class StudyWorkersMixin:
                 trial._trial_id, study._storage
             ):
                 self._run_trial(study, trial, ctx)
+            ran = True
             if bar is not None:
                 bar.update()
 
