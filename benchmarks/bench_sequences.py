@@ -53,13 +53,23 @@ def models(name: str):
                 "RNNClassifier (defaults)",
                 lambda s: RNNClassifier(random_state=s),
                 "ragged",
-            )
+            ),
+            (
+                "RNNClassifier (pooling=max)",
+                lambda s: RNNClassifier(pooling="max", random_state=s),
+                "ragged",
+            ),
         ]
     return [
         ("RNNClassifier (defaults)", lambda s: RNNClassifier(random_state=s), "ntf"),
         (
             "RNNClassifier (lr=0.001)",
             lambda s: RNNClassifier(learning_rate_init=0.001, random_state=s),
+            "ntf",
+        ),
+        (
+            "RNNClassifier (pooling=max)",
+            lambda s: RNNClassifier(pooling="max", random_state=s),
             "ntf",
         ),
         ("CNNClassifier (defaults)", lambda s: CNNClassifier(random_state=s), "nct"),
@@ -111,10 +121,10 @@ def main() -> None:
                     published=PUBLISHED.get(name, ""),
                 )
             )
-    print(f"{'data':18s} {'model':26s} {'accuracy':>8s} {'fit (s)':>8s}  published")
+    print(f"{'data':18s} {'model':28s} {'accuracy':>8s} {'fit (s)':>8s}  published")
     for r in rows:
         print(
-            f"{r['data']:18s} {r['model']:26s} {r['accuracy_median']:8.4f} "
+            f"{r['data']:18s} {r['model']:28s} {r['accuracy_median']:8.4f} "
             f"{r['fit_s_median']:8.1f}  {r['published']}"
         )
     RESULTS.mkdir(exist_ok=True)

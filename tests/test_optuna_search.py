@@ -16,7 +16,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.trial import TrialState
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import FitFailedWarning
@@ -26,7 +26,14 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknn import MLPClassifier, MLPRegressor
+from sknn import (
+    CNNClassifier,
+    CNNRegressor,
+    MLPClassifier,
+    MLPRegressor,
+    RNNClassifier,
+    RNNRegressor,
+)
 from sknn.model_selection import (
     OptunaSearchCV,
     decode_params,
@@ -185,6 +192,25 @@ def test_default_space_pipeline_prefix_and_unknown_estimator():
         default_search_space(LogisticRegression())
     with pytest.raises(ValueError, match="no default search space"):
         OptunaSearchCV(LogisticRegression()).fit([[0.0], [1.0]] * 5, [0, 1] * 5)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [MLPClassifier(), MLPRegressor(), CNNClassifier(), CNNRegressor(), RNNClassifier(),
+     RNNRegressor()],
+    ids=lambda est: type(est).__name__,
+)  # fmt: skip
+def test_every_choice_of_each_default_space_is_a_valid_parameter(estimator):
+    space = default_search_space(estimator)
+    assert "learning_rate_init" in space
+    for name, dist in space.items():
+        if isinstance(dist, CategoricalDistribution):
+            values = dist.choices
+        else:
+            values = (dist.low, dist.high)
+        for value in values:
+            params = decode_params({name: value})
+            clone(estimator).set_params(**params)._validate_params()
 
 
 def test_decode_params_only_decodes_integer_tuples():

@@ -22,11 +22,15 @@ def ragged():
     return X, y
 
 
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_padding_never_influences_the_result(cell, bidirectional):
+def test_padding_never_influences_the_result(cell, bidirectional, pooling):
     torch.manual_seed(0)
-    net = RNN(3, 2, cell=cell, hidden_size=5, num_layers=2, bidirectional=bidirectional)
+    net = RNN(
+        3, 2, cell=cell, hidden_size=5, num_layers=2, bidirectional=bidirectional,
+        pooling=pooling,
+    )  # fmt: skip
     net.eval()
     rng = np.random.RandomState(0)
     seqs = [rng.normal(size=(t, 3)).astype(np.float32) for t in (4, 1, 7)]
@@ -40,6 +44,38 @@ def test_padding_never_influences_the_result(cell, bidirectional):
     for i, seq in enumerate(seqs):
         alone = net(torch.as_tensor(seq)[None])
         torch.testing.assert_close(alone[0], batch[i], atol=1e-5, rtol=1e-5)
+
+
+def _spikes(n, rng):
+    """Long noisy sequences; class 1 holds one brief spike early on, which a
+    sequence's last state must carry across 60 steps."""
+    X = rng.normal(scale=0.3, size=(n, 80, 1)).astype(np.float32)
+    y = rng.randint(0, 2, size=n)
+    X[y == 1, rng.randint(0, 20, size=int(y.sum())), 0] += 3.0
+    return X, y
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_pooling_over_steps(pooling):
+    """The dense head sees pooled outputs of every step: the module pools as asked,
+    and max pooling finds a brief spike anywhere in a long sequence."""
+    rng = np.random.RandomState(0)
+    X, y = _spikes(300, rng)
+    clf = RNNClassifier(
+        hidden_size=8, bidirectional=False, pooling=pooling, max_iter=15,
+        random_state=0, device="cpu",
+    ).fit(X[:200], y[:200])  # fmt: skip
+    assert clf.module_.pooling == pooling
+    out, _ = clf.module_.blocks[0](torch.as_tensor(X[:5]), None)
+    expected = out.mean(1) if pooling == "mean" else out.amax(1)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            clf.module_(torch.as_tensor(X[:5])), clf.module_.output(expected)
+        )
+    if pooling == "max":
+        assert clf.score(X[200:], y[200:]) >= 0.95
+    with pytest.raises(ValueError, match="pooling"):
+        RNNClassifier(pooling="sum").fit(X[:20], y[:20])
 
 
 def test_ragged_lists_fit_and_predict_per_sequence(ragged):

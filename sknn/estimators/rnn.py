@@ -26,7 +26,7 @@ from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators.cnn import _as_list
 from sknn.modules import ACTIVATIONS
-from sknn.modules.rnn import CELLS, RNN
+from sknn.modules.rnn import CELLS, POOLINGS, RNN
 from sknn.training.losses import REGRESSION_LOSSES
 
 _RNN_DOC = (
@@ -43,11 +43,18 @@ _RNN_DOC = (
         Also read the sequences backwards; the last states of both directions are
         concatenated. Sequence-to-one models see the whole sequence, so both
         directions help; set ``False`` for half the cost.
+    pooling : {"last", "mean", "max"}, default="last"
+        What the dense head sees of each sequence: its last state (its own last
+        step, and its first for the backward direction), or the mean or maximum of
+        the last recurrent layer's outputs over its own steps (padding never
+        counts). ``"max"`` helps on long sequences whose telling part is brief,
+        which the last state forgets (GunPoint, 150 steps: median test accuracy
+        0.77 against 0.49); on short sequences ``"last"`` does better.
     dropout : float, default=0.0
-        Dropout between stacked recurrent layers, on the last state and after each
-        dense hidden layer.
+        Dropout between stacked recurrent layers, on the pooled states and after
+        each dense hidden layer.
     hidden_layer_sizes : sequence of int, default=()
-        Dense layers between the last recurrent state and the output.
+        Dense layers between the pooled recurrent states and the output.
     activation : str, default="relu"
         Activation of the dense layers (see :data:`sknn.modules.ACTIVATIONS`).
     input_shape : (T, F) or None, default=None
@@ -174,6 +181,7 @@ class _RNNMixin:
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
             bidirectional=self.bidirectional,
+            pooling=self.pooling,
             dropout=self.dropout,
             hidden_layer_sizes=_as_list(self.hidden_layer_sizes, "hidden_layer_sizes"),
             activation=self.activation,
@@ -203,6 +211,7 @@ def _rnn_constraints() -> dict:
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
+        "pooling": [StrOptions(set(POOLINGS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "hidden_layer_sizes": [
             "array-like",
@@ -267,6 +276,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         *,
         num_layers: int = 1,
         bidirectional: bool = True,
+        pooling: str = "last",
         dropout: float = 0.0,
         hidden_layer_sizes: Sequence[int] = (),
         activation: str = "relu",
@@ -301,6 +311,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
+        self.pooling = pooling
         self.dropout = dropout
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -386,6 +397,7 @@ default="squared_error"
         *,
         num_layers: int = 1,
         bidirectional: bool = True,
+        pooling: str = "last",
         dropout: float = 0.0,
         hidden_layer_sizes: Sequence[int] = (),
         activation: str = "relu",
@@ -421,6 +433,7 @@ default="squared_error"
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
+        self.pooling = pooling
         self.dropout = dropout
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

@@ -111,6 +111,8 @@ def _rnn_space(params: Mapping[str, Any]) -> dict[str, BaseDistribution]:
         space["num_layers"] = IntDistribution(1, 3)
     if "cell" in params:
         space["cell"] = CategoricalDistribution(["lstm", "gru"])
+    if "pooling" in params:
+        space["pooling"] = CategoricalDistribution(["last", "mean", "max"])
     return space
 
 
@@ -158,7 +160,8 @@ def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution
         ``kernel_size``: 3 or 5 (each where the estimator has the parameter).
     RNNClassifier, RNNRegressor
         ``hidden_size``: log-uniform integer in [16, 256]; ``num_layers``: 1 to 3;
-        ``cell``: "lstm" or "gru" (each where the estimator has the parameter).
+        ``cell``: "lstm" or "gru"; ``pooling``: "last", "mean" or "max" (each where
+        the estimator has the parameter).
 
     The number of epochs (``max_iter``) is not searched: it is the budget that
     pruning cuts short.

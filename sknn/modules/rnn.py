@@ -13,6 +13,42 @@ from sknn.modules.activations import make_activation
 #: Recurrent cells by name.
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
+#: How the last recurrent layer's outputs become one vector per sequence.
+POOLINGS = ("last", "mean", "max")
+
+
+def pool_steps(
+    out: torch.Tensor, last: torch.Tensor, lengths: torch.Tensor | None, pooling: str
+) -> torch.Tensor:
+    """One vector per sequence from the outputs ``out`` ``(n, T, D)`` of every step.
+
+    ``"last"`` returns ``last`` (each sequence's own last state); ``"mean"`` and
+    ``"max"`` pool ``out`` over each sequence's own steps: with ``lengths``, the
+    padded steps are never read.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = torch.tensor([[[1.0], [3.0], [9.0]], [[2.0], [4.0], [6.0]]])
+    >>> lengths = torch.tensor([2, 3])
+    >>> pool_steps(out, out[:, -1], lengths, "mean").ravel().tolist()
+    [2.0, 4.0]
+    >>> pool_steps(out, out[:, -1], lengths, "max").ravel().tolist()
+    [3.0, 6.0]
+    """
+    if pooling == "last":
+        return last
+    if pooling not in POOLINGS:
+        raise ValueError(f"Unknown pooling {pooling!r}; choose from {POOLINGS}.")
+    if lengths is None:
+        return out.mean(dim=1) if pooling == "mean" else out.amax(dim=1)
+    steps = torch.arange(out.shape[1], device=out.device)
+    valid = (steps[None, :] < lengths.to(out.device)[:, None])[..., None]
+    if pooling == "mean":
+        total = out.masked_fill(~valid, 0.0).sum(dim=1)
+        return total / lengths.to(out.device, out.dtype)[:, None]
+    return out.masked_fill(~valid, float("-inf")).amax(dim=1)
+
 
 class RecurrentBlock(nn.Module):
     """One recurrent layer over batch-first sequences, with packing for ragged batches.
@@ -78,7 +114,7 @@ class RecurrentBlock(nn.Module):
 
 
 class RNN(nn.Module):
-    """Stacked recurrent layers, then a dense head on the last state, then an output.
+    """Stacked recurrent layers, then a dense head on the pooled states, then an output.
 
     Parameters
     ----------
@@ -94,11 +130,15 @@ class RNN(nn.Module):
         Stacked recurrent layers.
     bidirectional : bool, default=False
         Read sequences in both directions.
+    pooling : {"last", "mean", "max"}, default="last"
+        What the dense head sees: the last state of each sequence (its own last
+        step; the first for the backward direction), or the mean or maximum of the
+        last recurrent layer's outputs over the sequence's steps.
     dropout : float, default=0.0
-        Dropout between recurrent layers, on the last state and after each dense
+        Dropout between recurrent layers, on the pooled states and after each dense
         hidden layer.
     hidden_layer_sizes : sequence of int, default=()
-        Dense layers between the last state and the output.
+        Dense layers between the pooled states and the output.
     activation : str, default="relu"
         Activation of the dense layers.
 
@@ -119,6 +159,8 @@ class RNN(nn.Module):
     torch.Size([4, 2])
     >>> net(torch.zeros(4, 10, 3), torch.tensor([10, 3, 1, 7])).shape
     torch.Size([4, 2])
+    >>> RNN(3, 2, hidden_size=8, pooling="max")(torch.zeros(4, 10, 3)).shape
+    torch.Size([4, 2])
     """
 
     def __init__(
@@ -132,8 +174,12 @@ class RNN(nn.Module):
         dropout: float = 0.0,
         hidden_layer_sizes: Sequence[int] = (),
         activation: str = "relu",
+        pooling: str = "last",
     ) -> None:
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"Unknown pooling {pooling!r}; choose from {POOLINGS}.")
+        self.pooling = pooling
         blocks: list[nn.Module] = []
         width = n_features_in
         for i in range(num_layers):
@@ -167,7 +213,7 @@ class RNN(nn.Module):
             if i < self.n_recurrent:
                 h, last = block(h, lengths)
                 if i == self.n_recurrent - 1:
-                    h = self.last_dropout(last)
+                    h = self.last_dropout(pool_steps(h, last, lengths, self.pooling))
             else:
                 h = block(h)
         return self.output(h)
