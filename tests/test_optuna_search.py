@@ -39,7 +39,7 @@ from sknn.model_selection import (
     decode_params,
     default_search_space,
 )
-from sknn.model_selection._study import _WAIT, SURPLUS_ATTR
+from sknn.model_selection._study import _WAIT, SURPLUS_ATTR, ClaimLock
 
 FAST = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0, device="cpu")
 LR = {"learning_rate_init": FloatDistribution(1e-3, 1e-1, log=True)}
@@ -445,6 +445,43 @@ def test_n_jobs_processes_on_a_journal_file(data, tmp_path):
     )
     # The workers of one fit claim trials under a shared lock: none is surplus.
     assert len(stored.trials) == 4
+
+
+def test_workers_of_one_fit_count_and_claim_trials_under_their_lock(
+    tmp_path, monkeypatch
+):
+    """Every count-and-ask of a worker happens under the lock its ``fit`` shares
+    with its other workers; the process lock is a file that exists while held."""
+
+    class SpyLock:
+        depth = 0
+
+        def __enter__(self):
+            self.depth += 1
+
+        def __exit__(self, *exc):
+            self.depth -= 1
+
+    spy, held = SpyLock(), []
+    next_trial = OptunaSearchCV._next_trial
+
+    def checked(self, study, ctx):
+        held.append(spy.depth)
+        return next_trial(self, study, ctx)
+
+    monkeypatch.setattr(OptunaSearchCV, "_next_trial", checked)
+    monkeypatch.setattr(
+        OptunaSearchCV,
+        "_run_trial",
+        lambda self, study, trial, ctx: study.tell(trial, 1.0),
+    )
+    study = optuna.create_study(direction="maximize")
+    search = OptunaSearchCV(MLPClassifier(**FAST), LR, n_trials=3)
+    search._work(study, SimpleNamespace(space=LR), None, None, spy)
+    assert held == [1, 1, 1, 1] and len(study.trials) == 3
+    with ClaimLock(str(tmp_path / "claim")):
+        assert len(list(tmp_path.iterdir())) == 1
+    assert not list(tmp_path.iterdir())
 
 
 def test_worker_of_another_fit_racing_for_the_last_trial_fails_it_unrun():

@@ -17,6 +17,11 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 POOLINGS = ("last", "mean", "max")
 
 
+def _check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"Unknown pooling {pooling!r}; choose from {POOLINGS}.")
+
+
 def pool_steps(
     out: torch.Tensor, last: torch.Tensor, lengths: torch.Tensor | None, pooling: str
 ) -> torch.Tensor:
@@ -36,10 +41,9 @@ def pool_steps(
     >>> pool_steps(out, out[:, -1], lengths, "max").ravel().tolist()
     [3.0, 6.0]
     """
+    _check_pooling(pooling)
     if pooling == "last":
         return last
-    if pooling not in POOLINGS:
-        raise ValueError(f"Unknown pooling {pooling!r}; choose from {POOLINGS}.")
     if lengths is None:
         return out.mean(dim=1) if pooling == "mean" else out.amax(dim=1)
     steps = torch.arange(out.shape[1], device=out.device)
@@ -177,8 +181,7 @@ class RNN(nn.Module):
         pooling: str = "last",
     ) -> None:
         super().__init__()
-        if pooling not in POOLINGS:
-            raise ValueError(f"Unknown pooling {pooling!r}; choose from {POOLINGS}.")
+        _check_pooling(pooling)
         self.pooling = pooling
         blocks: list[nn.Module] = []
         width = n_features_in
