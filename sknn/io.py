@@ -19,15 +19,14 @@ Pickle and joblib keep working for whole pipelines (see :doc:`/persistence`).
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import io
 import json
+import math
 import os
 import platform
-import tempfile
 import warnings
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,15 @@ import numpy as np
 import sklearn
 import torch
 from sklearn.base import BaseEstimator
+
+from sknn._codec import (
+    Decoder,
+    Encoder,
+    allowed_types,
+    caller_types,
+    restorable_callbacks,
+)
+from sknn.utils._files import atomic_write
 
 #: Identifier written in every model file.
 FORMAT_NAME = "sknn-model"
@@ -45,20 +53,19 @@ _META = "meta.json"
 _WEIGHTS = "weights.safetensors"
 _OPTIMIZER = "optimizer.pt"
 
-# Classes whose instances may appear among fitted attributes; rebuilt from their
-# attribute dictionary, never unpickled.
-_STATE_CLASSES_PATHS = {
-    "ClassTargetEncoder": "sknn.data.targets",
-    "RegressionTargetScaler": "sknn.data.targets",
-    "LabelEncoder": "sklearn.preprocessing",
-    "History": "sknn.training.history",
-}
-# Modules whose classes may be named by a parameter (a torch scheduler class, an
-# sknn module class). Resolved with getattr on the imported module.
-_TYPE_MODULES = ("torch.optim.lr_scheduler", "torch.nn", "sknn.modules")
+#: Largest ``meta.json`` a model file may declare (bytes, uncompressed).
+MAX_META_BYTES = 256 << 20
+#: Largest ratio of a member's declared size to its compressed size (zip bombs).
+MAX_COMPRESSION_RATIO = 32
+_SLACK = 64 << 10  # small members may compress better than the ratio
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# safetensors dtypes a network's state may use, with their sizes in bytes.
+_ST_DTYPES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2,
+    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+}  # fmt: skip
 
 
-# ----------------------------------------------------------------------- allow-lists
 def _estimator_classes() -> dict[str, type]:
     from sknn import estimators
     from sknn.base import BaseNeuralNet
@@ -69,147 +76,6 @@ def _estimator_classes() -> dict[str, type]:
         if isinstance(cls, type) and issubclass(cls, BaseNeuralNet):
             out[name] = cls
     return out
-
-
-def _callback_classes() -> dict[str, type]:
-    from sknn import callbacks
-
-    out = {}
-    for name in callbacks.__all__:
-        cls = getattr(callbacks, name)
-        if isinstance(cls, type) and issubclass(cls, callbacks.Callback):
-            out[name] = cls
-    return out
-
-
-# ----------------------------------------------------------------------- JSON codec
-class _Encoder:
-    """Turn Python / numpy / sknn values into tagged JSON values."""
-
-    def __init__(self) -> None:
-        self.callbacks = _callback_classes()
-        self.dropped: list[str] = []
-
-    def __call__(self, value: Any, where: str) -> Any:
-        from sknn.callbacks import Callback
-        from sknn.training.engine import TrainState
-        from sknn.training.history import History
-
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        if isinstance(value, np.generic):
-            return {"__npscalar__": value.item(), "dtype": value.dtype.str}
-        if isinstance(value, np.ndarray):
-            if value.dtype.kind in "biufc?":
-                return {
-                    "__ndarray__": value.tolist(),
-                    "dtype": value.dtype.str,
-                    "shape": list(value.shape),
-                }
-            if value.dtype.kind in "OUS":
-                items = [self(v, where) for v in value.ravel().tolist()]
-                return {
-                    "__ndarray__": items,
-                    "dtype": value.dtype.str,
-                    "shape": list(value.shape),
-                }
-        if isinstance(value, torch.device):
-            return str(value)
-        if isinstance(value, History):
-            return {"__history__": [self(r, where) for r in value]}
-        if isinstance(value, TrainState):
-            return {"__trainstate__": self(dataclasses.asdict(value), where)}
-        if isinstance(value, tuple):
-            return {"__tuple__": [self(v, where) for v in value]}
-        if isinstance(value, list):
-            return [self(v, where) for v in value]
-        if isinstance(value, dict):
-            return {
-                "__dict__": [[self(k, where), self(v, where)] for k, v in value.items()]
-            }
-        if isinstance(value, Callback):
-            name = type(value).__name__
-            if self.callbacks.get(name) is not type(value):
-                self.dropped.append(f"{where}: callback {name}")
-                return None
-            params = value.get_params(deep=False)
-            return {"__callback__": name, "params": self(params, where)}
-        if isinstance(value, type):
-            module = value.__module__
-            if any(module.startswith(m) for m in _TYPE_MODULES):
-                return {"__type__": [module, value.__qualname__]}
-        name = type(value).__name__
-        if name in _STATE_CLASSES_PATHS and type(value).__module__.startswith(
-            _STATE_CLASSES_PATHS[name]
-        ):
-            return {"__object__": name, "state": self(vars(value), where)}
-        if isinstance(value, np.random.RandomState):
-            self.dropped.append(f"{where}: a RandomState instance (saved as None)")
-            return None
-        raise TypeError(
-            f"sknn.save cannot store {where} of type {type(value).__name__}; only "
-            "numbers, strings, arrays, lists, dicts and sknn's own objects are saved."
-        )
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__ndarray__" in value:
-        dtype = np.dtype(value["dtype"])
-        items = _decode(value["__ndarray__"])
-        if dtype.kind == "O":
-            arr = np.empty(len(items), dtype=object)
-            arr[:] = items
-        else:
-            arr = np.asarray(items, dtype=dtype)
-        return arr.reshape(value["shape"])
-    if "__npscalar__" in value:
-        return np.dtype(value["dtype"]).type(value["__npscalar__"])
-    if "__tuple__" in value:
-        return tuple(_decode(v) for v in value["__tuple__"])
-    if "__dict__" in value:
-        return {_hashable(_decode(k)): _decode(v) for k, v in value["__dict__"]}
-    if "__history__" in value:
-        from sknn.training.history import History
-
-        return History(_decode(value["__history__"]))
-    if "__trainstate__" in value:
-        from sknn.training.engine import TrainState
-
-        fields = {f.name for f in dataclasses.fields(TrainState)}
-        state = _decode(value["__trainstate__"])
-        return TrainState(**{k: v for k, v in state.items() if k in fields})
-    if "__callback__" in value:
-        cls = _callback_classes().get(value["__callback__"])
-        if cls is None:
-            raise ValueError(f"Unknown sknn callback {value['__callback__']!r}.")
-        return cls(**_decode(value["params"]))
-    if "__type__" in value:
-        module, qualname = value["__type__"]
-        if module not in _TYPE_MODULES and not any(
-            module.startswith(m + ".") for m in _TYPE_MODULES
-        ):
-            raise ValueError(f"Refusing to import {module!r} named in a model file.")
-        obj = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-        return obj
-    if "__object__" in value:
-        name = value["__object__"]
-        if name not in _STATE_CLASSES_PATHS:
-            raise ValueError(f"Refusing to rebuild an object of class {name!r}.")
-        cls = getattr(importlib.import_module(_STATE_CLASSES_PATHS[name]), name)
-        obj = object.__new__(cls)
-        obj.__dict__.update(_decode(value["state"]))
-        return obj
-    raise ValueError(f"Unknown entry in a model file: keys {sorted(value)}.")
-
-
-def _hashable(key: Any) -> Any:
-    return tuple(key) if isinstance(key, list) else key
 
 
 # ----------------------------------------------------------------------- save
@@ -269,7 +135,7 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
             f"sknn.save saves sknn estimators ({sorted(classes)}); got {name}. Use "
             "joblib or pickle for pipelines and other objects."
         )
-    enc = _Encoder()
+    enc = Encoder()
     params = estimator.get_params(deep=False)
     module_name = None
     if "module" in params and params["module"] is not None:
@@ -327,81 +193,155 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
         "frozen": frozen,
     }
     files[_META] = json.dumps(meta, indent=1).encode()
-    _atomic_write_zip(Path(path), files)
 
+    def write(fh) -> None:
+        with zipfile.ZipFile(fh, "w") as zf:
+            for member, data in files.items():
+                # Tensors barely compress; storing them keeps every member's
+                # declared size honest for the reader's zip-bomb checks.
+                method = zipfile.ZIP_DEFLATED if member == _META else zipfile.ZIP_STORED
+                zf.writestr(member, data, compress_type=method)
 
-def _atomic_write_zip(path: Path, files: dict[str, bytes]) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for name, data in files.items():
-                    zf.writestr(name, data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write)
 
 
 # ----------------------------------------------------------------------- load
-def _read(path: Path) -> tuple[dict, dict[str, bytes]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"No such model file: {str(path)!r}.")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path.name!r} is not an sknn model file (not a zip archive written by "
-            "sknn.save). Nothing was loaded."
-        )
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if _META not in names:
-                raise ValueError(
-                    f"{path.name!r} is not an sknn model file (no {_META}). Nothing "
-                    "was loaded."
-                )
-            blobs = {n: zf.read(n) for n in (_META, _WEIGHTS, _OPTIMIZER) if n in names}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValueError(
-            f"{path.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
-        ) from exc
-    try:
-        meta = json.loads(blobs.pop(_META).decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path.name!r} has an unreadable {_META}: {exc}.") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ValueError(
-            f"{path.name!r} is not an sknn model file. Nothing was loaded."
-        )
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        written = meta.get("versions", {}).get("sknn", "unknown")
-        raise ValueError(
-            f"{path.name!r} was written by sknn {written} in model format {version!r}; "
-            f"this sknn reads formats up to {FORMAT_VERSION}. Upgrade sknn to load it."
-        )
-    return meta, blobs
+class _Archive:
+    """A model file's zip archive, read member by member within declared bounds."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        if not path.is_file():
+            raise FileNotFoundError(f"No such model file: {str(path)!r}.")
+        if not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"{self.name!r} is not an sknn model file (not a zip archive written "
+                "by sknn.save). Nothing was loaded."
+            )
+        self.size = path.stat().st_size
+        try:
+            self.zf = zipfile.ZipFile(path)
+            self.infos = {i.filename: i for i in self.zf.infolist()}
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+            raise ValueError(
+                f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
+            ) from exc
+
+    def __contains__(self, member: str) -> bool:
+        return member in self.infos
+
+    def declared_size(self, member: str) -> int:
+        return self.infos[member].file_size
+
+    def read(self, member: str, limit: int) -> bytes:
+        """Decompress ``member`` after checking its declared size against ``limit``,
+        the archive's own size and a bounded compression ratio."""
+        info = self.infos[member]
+        if info.compress_type not in _ZIP_METHODS:
+            raise ValueError(
+                f"{self.name!r} stores {member} with compression method "
+                f"{info.compress_type}; sknn writes only stored or deflated members."
+            )
+        if info.file_size > limit:
+            raise ValueError(
+                f"{self.name!r} declares {info.file_size} bytes for {member}, more "
+                f"than the {limit} its network can hold. Nothing was loaded."
+            )
+        if info.file_size > MAX_COMPRESSION_RATIO * info.compress_size + _SLACK or (
+            info.compress_size > self.size
+        ):
+            raise ValueError(
+                f"{self.name!r} declares {info.file_size} bytes for {member} from "
+                f"{info.compress_size} compressed bytes (a zip bomb?). Nothing was "
+                "loaded."
+            )
+        try:
+            with self.zf.open(info) as fh:
+                data = fh.read(info.file_size + 1)
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            RuntimeError,  # an encrypted member
+            NotImplementedError,
+            ValueError,
+        ) as exc:
+            raise ValueError(
+                f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
+            ) from exc
+        if len(data) != info.file_size:
+            raise ValueError(f"{self.name!r} is corrupt: {member} has the wrong size.")
+        return data
+
+    def meta(self) -> dict:
+        if _META not in self:
+            raise ValueError(
+                f"{self.name!r} is not an sknn model file (no {_META}). Nothing was "
+                "loaded."
+            )
+        raw = self.read(_META, MAX_META_BYTES)
+        try:
+            meta = json.loads(raw.decode())
+        except RecursionError as exc:
+            raise ValueError(
+                f"{self.name!r} has a {_META} nested too deeply; refusing it."
+            ) from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(
+                f"{self.name!r} has an unreadable {_META}: {exc}."
+            ) from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+            raise ValueError(
+                f"{self.name!r} is not an sknn model file. Nothing was loaded."
+            )
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            versions = meta.get("versions")
+            written = versions.get("sknn") if isinstance(versions, dict) else None
+            raise ValueError(
+                f"{self.name!r} was written by sknn {written or 'unknown'} in model "
+                f"format {version!r}; this sknn reads formats up to {FORMAT_VERSION}. "
+                "Upgrade sknn to load it."
+            )
+        return meta
+
+    def close(self) -> None:
+        self.zf.close()
 
 
 def load(
     path: str | os.PathLike,
     *,
     module: Any = None,
+    classes: Iterable[type] | None = None,
+    callbacks: list | None = None,
     device: str | torch.device | None = None,
 ) -> BaseEstimator:
     """Load an estimator written by :func:`save`; nothing in the file is executed.
+
+    A model file is treated as untrusted input: it can only *name* classes of an
+    explicit allow-list (sknn's estimators, callbacks and network modules, torch's
+    learning-rate schedulers and activations); everything else it names must be
+    passed here by the caller, whose arguments always win. Sizes, dtypes and shapes
+    are checked before anything is allocated or decompressed. See
+    :doc:`/persistence` for the whole threat model.
 
     Parameters
     ----------
     path : str or path-like
         The model file.
     module : torch.nn.Module class, instance or callable, default=None
-        For :class:`~sknn.NeuralNetClassifier` / :class:`~sknn.NeuralNetRegressor`
-        only: the user's module (the file names it but never stores code).
+        For :class:`~sknn.NeuralNetClassifier` / :class:`~sknn.NeuralNetRegressor`:
+        the user's module. The file only names it; this argument is always used
+        when given, whatever the file says.
+    classes : iterable of type, default=None
+        Other classes the file may name that are not on the allow-list, for example
+        a scheduler class of your own given to :class:`~sknn.callbacks.LRScheduler`.
+    callbacks : list of Callback, default=None
+        The estimator's callbacks. By default those stored in the file are restored,
+        except callbacks that write files (checkpoints, logs, trackers): a file could
+        point them at any path, so they are dropped with a warning.
     device : str or torch.device, default=None
         Where to put the network. By default the device it was trained on when that
         is available here, else the CPU (a model trained on a GPU loads on a CPU-only
@@ -415,8 +355,9 @@ def load(
     Raises
     ------
     ValueError
-        If the file is not an sknn model, is corrupt or truncated, or was written in
-        a newer format.
+        If the file is not an sknn model, is corrupt, truncated or inconsistent,
+        names a class that is neither allow-listed nor passed by the caller, holds
+        non-finite weights, or was written in a newer format.
 
     Examples
     --------
@@ -430,103 +371,369 @@ def load(
     >>> type(sknn.load(path)).__name__
     'MLPRegressor'
     """
-    import sknn
-    from sknn.utils.random import torch_seed
-
     path = Path(path)
-    meta, blobs = _read(path)
-    saved = meta.get("versions", {}).get("sknn")
+    archive = _Archive(path)
+    try:
+        return _load(archive, module, caller_types(classes), callbacks, device)
+    finally:
+        archive.close()
+
+
+def _load(archive: _Archive, module, types, callbacks, device) -> BaseEstimator:
+    import sknn
+
+    name = archive.name
+    meta = archive.meta()
+    versions = meta.get("versions")
+    saved = versions.get("sknn") if isinstance(versions, dict) else None
     if saved != sknn.__version__:
         warnings.warn(
-            f"{path.name!r} was saved with sknn {saved}; this is sknn "
+            f"{name!r} was saved with sknn {saved}; this is sknn "
             f"{sknn.__version__}. Check its predictions.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     cls = _estimator_classes().get(meta.get("estimator"))
     if cls is None:
         raise ValueError(
-            f"{path.name!r} names an unknown estimator {meta.get('estimator')!r}; "
+            f"{name!r} names an unknown estimator {str(meta.get('estimator'))[:80]!r}; "
             f"known: {sorted(_estimator_classes())}."
         )
+    params_in, attrs_in = meta.get("params"), meta.get("attributes")
+    if not isinstance(params_in, dict) or not isinstance(attrs_in, dict):
+        raise ValueError(f"{name!r} has malformed metadata (params / attributes).")
+    decode = Decoder(types)
     try:
-        params = {k: _decode(v) for k, v in meta["params"].items()}
-        attrs = {k: _decode(v) for k, v in meta["attributes"].items()}
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path.name!r} has malformed metadata ({exc}).") from exc
-    if meta.get("module") is not None:
-        if module is None:
-            raise ValueError(
-                f"{path.name!r} holds a {cls.__name__} around the module "
-                f"{meta['module']!r}; pass it as sknn.load(path, module=...) (model "
-                "files never store code)."
-            )
-        params["module"] = module
+        params = {k: decode(v) for k, v in params_in.items()}
+        attrs = {k: decode(v) for k, v in attrs_in.items()}
+    except (KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ValueError(f"{name!r} has malformed metadata ({exc!r}).") from exc
+
     valid = set(cls().get_params(deep=False))
-    est = cls(**{k: v for k, v in params.items() if k in valid})
-    est.__dict__.update(attrs)
+    params = {k: v for k, v in params.items() if k in valid}
+    if "module" in valid:
+        params["module"] = _module_param(name, meta.get("module"), module, types, cls)
+    params["callbacks"] = _callbacks_param(name, params.get("callbacks"), callbacks)
+    est = cls(**params)
+    try:
+        est._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name!r} holds invalid parameters: {exc}") from exc
+    _set_attributes(name, est, attrs)
     if not meta.get("fitted"):
         return est
-    if _WEIGHTS not in blobs:
-        raise ValueError(f"{path.name!r} is truncated: its weights are missing.")
-    state = _load_weights(blobs[_WEIGHTS], path.name)
+    if _WEIGHTS not in archive:
+        raise ValueError(f"{name!r} is truncated: its weights are missing.")
+    frozen = meta.get("frozen", [])
+    if not isinstance(frozen, list) or not all(isinstance(f, str) for f in frozen):
+        raise ValueError(f"{name!r} has a malformed list of frozen parameters.")
 
-    target = torch.device(device if device is not None else attrs.get("device_", "cpu"))
-    if target.type == "cuda" and not torch.cuda.is_available():
-        target = torch.device("cpu")
+    expected = _expected_state(name, est, archive)
+    limit = _state_bytes(expected) + 8 + _SLACK + 512 * len(expected)
+    state = _load_weights(archive.read(_WEIGHTS, limit), name, expected)
+    target = _target_device(name, device, attrs.get("device_", "cpu"))
+    from sknn.utils.random import torch_seed
+
     with torch_seed(0, torch.device("cpu")):
         net = est._build_module(dict(est._meta_))
-    _match_head(net, state)
+    _match_head(net, {k: tuple(v.shape) for k, v in state.items()})
     net = net.to(dtype=est._torch_dtype())
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ValueError(
-            f"The weights in {path.name!r} do not fit the network rebuilt from its "
+            f"The weights in {name!r} do not fit the network rebuilt from its "
             f"parameters: {exc}"
         ) from exc
-    frozen = set(meta.get("frozen", ()))
-    for name, p in net.named_parameters():
-        p.requires_grad_(name not in frozen)
+    frozen_set = set(frozen)
+    for pname, p in net.named_parameters():
+        p.requires_grad_(pname not in frozen_set)
     est.module_ = net.to(target).eval()
     est.device_ = str(target)
     est.optimizer_ = None
-    if _OPTIMIZER in blobs:
-        try:
-            est._optimizer_state = torch.load(
-                io.BytesIO(blobs[_OPTIMIZER]), weights_only=True, map_location="cpu"
-            )
-        except Exception as exc:  # an unpickling error: refuse, never execute
-            raise ValueError(
-                f"{path.name!r} holds an optimizer state that is not plain tensors "
-                f"and numbers; refusing to load it ({type(exc).__name__})."
-            ) from exc
+    if _OPTIMIZER in archive:
+        # Adam keeps two tensors per weight, L-BFGS up to 2 x history_size.
+        blob = archive.read(_OPTIMIZER, 256 * limit + _SLACK)
+        est._optimizer_state = _load_optimizer_state(blob, name)
     return est
 
 
-def _load_weights(blob: bytes, name: str) -> dict[str, torch.Tensor]:
+def _module_param(name: str, named: Any, module: Any, types: dict, cls: type) -> Any:
+    """The ``module`` parameter: the caller's, else an allow-listed class the file names."""
+    if module is not None:
+        return module
+    if named is None:
+        return None
+    if not isinstance(named, str):
+        raise ValueError(f"{name!r} names its module with a {type(named).__name__}.")
+    found = {**allowed_types(), **types}.get(named)
+    if (
+        found is not None
+        and isinstance(found, type)
+        and issubclass(found, torch.nn.Module)
+    ):
+        return found
+    raise ValueError(
+        f"{name!r} holds a {cls.__name__} around the module {named[:200]!r}; pass it "
+        "as sknn.load(path, module=...) (model files never store or import code)."
+    )
+
+
+def _callbacks_param(name: str, stored: Any, callbacks: list | None) -> Any:
+    if callbacks is not None:
+        return callbacks
+    if stored is None:
+        return None
+    if not isinstance(stored, (list, tuple)):
+        raise ValueError(f"{name!r} holds malformed callbacks.")
+    safe = restorable_callbacks()
+    kept = [cb for cb in stored if isinstance(cb, safe)]
+    dropped = [type(cb).__name__ for cb in stored if not isinstance(cb, safe)]
+    if dropped:
+        warnings.warn(
+            f"sknn.load did not restore the callbacks {dropped} stored in {name!r}: "
+            "callbacks that write files come from you, not from a model file. Pass "
+            "them with sknn.load(path, callbacks=[...]) or set_params(callbacks=...).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return type(stored)(kept)
+
+
+def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
+    """Set fitted attributes: names that shadow nothing, values of the right kinds."""
+    from sknn.training.engine import TrainState
+    from sknn.training.history import History
+
+    checks = {
+        "n_features_in_": lambda v: isinstance(v, int) and v >= 0,
+        "n_outputs_": lambda v: isinstance(v, int) and v >= 1,
+        "n_iter_": lambda v: isinstance(v, int) and v >= 0,
+        "t_": lambda v: isinstance(v, int) and v >= 0,
+        "device_": lambda v: isinstance(v, str),
+        "_meta_": lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
+        "_state": lambda v: isinstance(v, TrainState),
+        "history_": lambda v: isinstance(v, History),
+        "classes_": lambda v: isinstance(v, (np.ndarray, list)),
+        "feature_names_in_": lambda v: isinstance(v, np.ndarray) and v.ndim == 1,
+        "callbacks_": lambda v: isinstance(v, list),
+    }
+    for key, value in attrs.items():
+        if (
+            not key.isidentifier()
+            or key.startswith("__")
+            or not (key.endswith("_") or key.startswith("_"))
+            or hasattr(type(est), key)
+        ):
+            raise ValueError(f"{name!r} sets an attribute {key[:80]!r} it may not set.")
+        if key in checks and not checks[key](value):
+            raise ValueError(f"{name!r} has a malformed {key!r}.")
+    est.__dict__.update(attrs)
+    fitted_meta = attrs.get("_meta_")
+    encoder = attrs.get("_encoder")
+    if fitted_meta is not None:
+        if "n_features_in_" in attrs and fitted_meta.get("n_features_in") not in (
+            None,
+            attrs["n_features_in_"],
+        ):
+            raise ValueError(f"{name!r} disagrees with itself on n_features_in_.")
+        if "n_outputs_" in attrs and fitted_meta.get("n_outputs") not in (
+            None,
+            attrs["n_outputs_"],
+        ):
+            raise ValueError(f"{name!r} disagrees with itself on n_outputs_.")
+    if encoder is not None and hasattr(encoder, "n_outputs_"):
+        same = (
+            encoder.n_outputs_ == attrs.get("n_outputs_", encoder.n_outputs_)
+            and len(encoder.classes_) == len(attrs.get("classes_", encoder.classes_))
+            and (
+                encoder.target_type_ == "multilabel-indicator"
+                or len(encoder.classes_) == len(encoder._encoder.classes_)
+            )
+        )
+        if not same:
+            raise ValueError(f"{name!r} disagrees with itself on its classes.")
+    scaler = attrs.get("_scaler")
+    if scaler is not None and hasattr(scaler, "mean_"):
+        n_out = attrs.get("n_outputs_", len(scaler.mean_))
+        if len(scaler.mean_) != n_out or len(scaler.scale_) != n_out:
+            raise ValueError(f"{name!r} disagrees with itself on its target scaling.")
+
+
+def _expected_state(name: str, est: BaseEstimator, archive: _Archive) -> dict:
+    """Names, shapes and dtypes of the network's state, from its parameters alone.
+
+    The network is built on torch's ``meta`` device, so an absurd architecture in
+    the file allocates nothing.
+    """
+    meta = getattr(est, "_meta_", None)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{name!r} is fitted but lacks its network's fit-time facts.")
+    from sknn.utils.random import torch_seed
+
+    header = _safetensors_header(archive, name)
+    try:
+        with torch_seed(0, torch.device("cpu")), torch.device("meta"):
+            net = est._build_module(dict(meta))
+            _match_head(net, {k: tuple(v[1]) for k, v in header.items()})
+        net = net.to(dtype=est._torch_dtype())
+    except ValueError:
+        raise
+    except Exception as exc:  # the file's parameters build no network
+        raise ValueError(
+            f"The parameters in {name!r} do not build a network ({exc})."
+        ) from exc
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in net.state_dict().items()}
+    if set(expected) != set(header) or any(
+        tuple(header[k][1]) != expected[k][0] for k in expected
+    ):
+        raise ValueError(
+            f"The weights in {name!r} do not fit the network its parameters describe "
+            "(other names or shapes). Nothing was loaded."
+        )
+    return expected
+
+
+def _state_bytes(expected: dict) -> int:
+    return sum(math.prod(shape) * 8 for shape, _ in expected.values())
+
+
+def _safetensors_header(archive: _Archive, name: str) -> dict[str, tuple]:
+    """Read only the safetensors header (bounded) from the weights member."""
+    info = archive.infos[_WEIGHTS]
+    if info.compress_type not in _ZIP_METHODS:
+        raise ValueError(f"{name!r} stores its weights with an unknown compression.")
+    try:
+        with archive.zf.open(info) as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise ValueError(f"The weights in {name!r} are truncated.")
+            n = int.from_bytes(head, "little")
+            if n > min(info.file_size - 8, 16 << 20):
+                raise ValueError(
+                    f"The weights in {name!r} declare a header of {n} bytes; refusing."
+                )
+            raw = fh.read(n)
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
+        raise ValueError(f"The weights in {name!r} are corrupt ({exc}).") from exc
+    try:
+        header = json.loads(raw)
+    except (RecursionError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"The weights in {name!r} are corrupt (an unreadable header).") from exc
+    if not isinstance(header, dict):
+        raise ValueError(f"The weights in {name!r} are corrupt (a malformed header).")
+    out = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        if (
+            not isinstance(entry, dict)
+            or entry.get("dtype") not in _ST_DTYPES
+            or not isinstance(entry.get("shape"), list)
+            or not all(isinstance(s, int) and s >= 0 for s in entry["shape"])
+        ):
+            raise ValueError(
+                f"The weights in {name!r} hold a tensor {key[:80]!r} of a refused "
+                "dtype or shape."
+            )
+        out[key] = (entry["dtype"], entry["shape"])
+    return out
+
+
+def _load_weights(
+    blob: bytes, name: str, expected: dict | None = None
+) -> dict[str, torch.Tensor]:
     from safetensors.torch import load as st_load
 
     try:
-        return st_load(blob)
+        state = st_load(blob)
     except Exception as exc:  # safetensors raises its own error type
         raise ValueError(
             f"The weights in {name!r} are corrupt or not in safetensors format "
             f"({type(exc).__name__}). Nothing was loaded."
         ) from exc
+    if expected is not None and (
+        set(state) != set(expected)
+        or any(tuple(state[k].shape) != expected[k][0] for k in state)
+    ):
+        raise ValueError(f"The weights in {name!r} do not fit its network.")
+    bad = [
+        k
+        for k, v in state.items()
+        if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        raise ValueError(
+            f"The weights in {name!r} hold non-finite values (in {bad[:3]}); refusing "
+            "a model that would predict NaN."
+        )
+    return state
 
 
-def _match_head(net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+def _load_optimizer_state(blob: bytes, name: str) -> dict:
+    """Read the optimiser state: a torch zip of stored (uncompressed) tensors only."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as inner:
+            infos = inner.infolist()
+        ok = all(i.compress_type == zipfile.ZIP_STORED for i in infos) and sum(
+            i.file_size for i in infos
+        ) <= len(blob)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise ValueError(
+            f"{name!r} holds an optimizer state that is not a torch file ({exc})."
+        ) from exc
+    if not ok:
+        raise ValueError(
+            f"{name!r} holds an optimizer state with compressed or oversized records; "
+            "refusing it."
+        )
+    try:
+        state = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+    except Exception as exc:  # an unpickling error: refuse, never execute
+        raise ValueError(
+            f"{name!r} holds an optimizer state that is not plain tensors "
+            f"and numbers; refusing to load it ({type(exc).__name__})."
+        ) from exc
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("state"), dict)
+        or not isinstance(state.get("param_groups"), list)
+        or not all(isinstance(g, dict) for g in state["param_groups"])
+    ):
+        raise ValueError(f"{name!r} holds a malformed optimizer state.")
+    return state
+
+
+def _target_device(name: str, device: Any, saved: Any) -> torch.device:
+    try:
+        target = torch.device(device if device is not None else saved)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{name!r} names an unknown device {saved!r}.") from exc
+    if target.type == "cuda" and not torch.cuda.is_available():
+        target = torch.device("cpu")
+    elif target.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{name!r} names an unsupported device {str(target)!r}.")
+    return target
+
+
+def _match_head(net: torch.nn.Module, shapes: dict[str, tuple]) -> None:
     """Give ``net`` a head of the saved shape when fine-tuning replaced it."""
     from sknn.finetune import find_head, replace_head
 
     try:
-        name, head = find_head(net)
+        head_name, head = find_head(net)
     except ValueError:
         return
-    key = f"{name}.weight"
-    if key in state and tuple(state[key].shape) != tuple(head.weight.shape):
-        replace_head(net, int(state[key].shape[0]))
+    key = f"{head_name}.weight"
+    if key in shapes and len(shapes[key]) == 2:
+        if tuple(shapes[key]) != tuple(head.weight.shape):
+            replace_head(net, int(shapes[key][0]))
 
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_VERSION", "MAX_COMPRESSION_RATIO", "MAX_META_BYTES", "load", "save"]
