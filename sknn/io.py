@@ -12,9 +12,14 @@ A model file is a zip archive holding
 * ``optimizer.pt`` (optional): the optimiser state, read back with
   ``torch.load(weights_only=True)``, so that ``partial_fit`` continues where it was.
 
-Nothing in the file is unpickled: :func:`load` rebuilds the estimator from the
-allow-listed class and the module through the estimator's own ``_build_module``.
-Pickle and joblib keep working for whole pipelines (see :doc:`/persistence`).
+Nothing in the file is unpickled, imported or called. A model file is untrusted
+input: it may only *name* classes of an explicit allow-list of exact classes (sknn's
+estimators, callbacks and modules, torch's schedulers and activations, see
+:mod:`sknn._codec`); anything else it names (a user's module, a scheduler class of
+one's own) comes from the caller of :func:`load`, whose arguments always win. Sizes,
+dtypes and shapes are validated before anything is allocated or decompressed
+(:mod:`sknn._archive`). Pickle and joblib keep working for whole pipelines (see
+:doc:`/persistence`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ import sklearn
 import torch
 from sklearn.base import BaseEstimator
 
+from sknn._archive import (
+    MAX_COMPRESSION_RATIO,
+    MAX_META_BYTES,
+    SLACK,
+    Archive,
+    load_optimizer_state,
+    load_weights,
+    safetensors_header,
+)
 from sknn._codec import (
     Decoder,
     Encoder,
@@ -52,18 +66,6 @@ FORMAT_VERSION = 1
 _META = "meta.json"
 _WEIGHTS = "weights.safetensors"
 _OPTIMIZER = "optimizer.pt"
-
-#: Largest ``meta.json`` a model file may declare (bytes, uncompressed).
-MAX_META_BYTES = 256 << 20
-#: Largest ratio of a member's declared size to its compressed size (zip bombs).
-MAX_COMPRESSION_RATIO = 32
-_SLACK = 64 << 10  # small members may compress better than the ratio
-_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-# safetensors dtypes a network's state may use, with their sizes in bytes.
-_ST_DTYPES = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2,
-    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
-}  # fmt: skip
 
 
 def _estimator_classes() -> dict[str, type]:
@@ -206,108 +208,25 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
 
 
 # ----------------------------------------------------------------------- load
-class _Archive:
-    """A model file's zip archive, read member by member within declared bounds."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.name = path.name
-        if not path.is_file():
-            raise FileNotFoundError(f"No such model file: {str(path)!r}.")
-        if not zipfile.is_zipfile(path):
-            raise ValueError(
-                f"{self.name!r} is not an sknn model file (not a zip archive written "
-                "by sknn.save). Nothing was loaded."
-            )
-        self.size = path.stat().st_size
-        try:
-            self.zf = zipfile.ZipFile(path)
-            self.infos = {i.filename: i for i in self.zf.infolist()}
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-            raise ValueError(
-                f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
-            ) from exc
-
-    def __contains__(self, member: str) -> bool:
-        return member in self.infos
-
-    def declared_size(self, member: str) -> int:
-        return self.infos[member].file_size
-
-    def read(self, member: str, limit: int) -> bytes:
-        """Decompress ``member`` after checking its declared size against ``limit``,
-        the archive's own size and a bounded compression ratio."""
-        info = self.infos[member]
-        if info.compress_type not in _ZIP_METHODS:
-            raise ValueError(
-                f"{self.name!r} stores {member} with compression method "
-                f"{info.compress_type}; sknn writes only stored or deflated members."
-            )
-        if info.file_size > limit:
-            raise ValueError(
-                f"{self.name!r} declares {info.file_size} bytes for {member}, more "
-                f"than the {limit} its network can hold. Nothing was loaded."
-            )
-        if info.file_size > MAX_COMPRESSION_RATIO * info.compress_size + _SLACK or (
-            info.compress_size > self.size
-        ):
-            raise ValueError(
-                f"{self.name!r} declares {info.file_size} bytes for {member} from "
-                f"{info.compress_size} compressed bytes (a zip bomb?). Nothing was "
-                "loaded."
-            )
-        try:
-            with self.zf.open(info) as fh:
-                data = fh.read(info.file_size + 1)
-        except (
-            zipfile.BadZipFile,
-            EOFError,
-            OSError,
-            RuntimeError,  # an encrypted member
-            NotImplementedError,
-            ValueError,
-        ) as exc:
-            raise ValueError(
-                f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
-            ) from exc
-        if len(data) != info.file_size:
-            raise ValueError(f"{self.name!r} is corrupt: {member} has the wrong size.")
-        return data
-
-    def meta(self) -> dict:
-        if _META not in self:
-            raise ValueError(
-                f"{self.name!r} is not an sknn model file (no {_META}). Nothing was "
-                "loaded."
-            )
-        raw = self.read(_META, MAX_META_BYTES)
-        try:
-            meta = json.loads(raw.decode())
-        except RecursionError as exc:
-            raise ValueError(
-                f"{self.name!r} has a {_META} nested too deeply; refusing it."
-            ) from exc
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"{self.name!r} has an unreadable {_META}: {exc}."
-            ) from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ValueError(
-                f"{self.name!r} is not an sknn model file. Nothing was loaded."
-            )
-        version = meta.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            versions = meta.get("versions")
-            written = versions.get("sknn") if isinstance(versions, dict) else None
-            raise ValueError(
-                f"{self.name!r} was written by sknn {written or 'unknown'} in model "
-                f"format {version!r}; this sknn reads formats up to {FORMAT_VERSION}. "
-                "Upgrade sknn to load it."
-            )
-        return meta
-
-    def close(self) -> None:
-        self.zf.close()
+def _read_meta(archive: Archive) -> dict:
+    name = archive.name
+    if _META not in archive:
+        raise ValueError(
+            f"{name!r} is not an sknn model file (no {_META}). Nothing was loaded."
+        )
+    meta = archive.read_json(_META, MAX_META_BYTES)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"{name!r} is not an sknn model file. Nothing was loaded.")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        versions = meta.get("versions")
+        written = versions.get("sknn") if isinstance(versions, dict) else None
+        raise ValueError(
+            f"{name!r} was written by sknn {written or 'unknown'} in model "
+            f"format {version!r}; this sknn reads formats up to {FORMAT_VERSION}. "
+            "Upgrade sknn to load it."
+        )
+    return meta
 
 
 def load(
@@ -372,18 +291,18 @@ def load(
     'MLPRegressor'
     """
     path = Path(path)
-    archive = _Archive(path)
+    archive = Archive(path)
     try:
         return _load(archive, module, caller_types(classes), callbacks, device)
     finally:
         archive.close()
 
 
-def _load(archive: _Archive, module, types, callbacks, device) -> BaseEstimator:
+def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
     import sknn
 
     name = archive.name
-    meta = archive.meta()
+    meta = _read_meta(archive)
     versions = meta.get("versions")
     saved = versions.get("sknn") if isinstance(versions, dict) else None
     if saved != sknn.__version__:
@@ -429,8 +348,8 @@ def _load(archive: _Archive, module, types, callbacks, device) -> BaseEstimator:
         raise ValueError(f"{name!r} has a malformed list of frozen parameters.")
 
     expected = _expected_state(name, est, archive)
-    limit = _state_bytes(expected) + 8 + _SLACK + 512 * len(expected)
-    state = _load_weights(archive.read(_WEIGHTS, limit), name, expected)
+    limit = _state_bytes(expected) + 8 + SLACK + 512 * len(expected)
+    state = load_weights(archive.read(_WEIGHTS, limit), name, expected)
     target = _target_device(name, device, attrs.get("device_", "cpu"))
     from sknn.utils.random import torch_seed
 
@@ -453,8 +372,8 @@ def _load(archive: _Archive, module, types, callbacks, device) -> BaseEstimator:
     est.optimizer_ = None
     if _OPTIMIZER in archive:
         # Adam keeps two tensors per weight, L-BFGS up to 2 x history_size.
-        blob = archive.read(_OPTIMIZER, 256 * limit + _SLACK)
-        est._optimizer_state = _load_optimizer_state(blob, name)
+        blob = archive.read(_OPTIMIZER, 256 * limit + SLACK)
+        est._optimizer_state = load_optimizer_state(blob, name)
     return est
 
 
@@ -560,7 +479,7 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
             raise ValueError(f"{name!r} disagrees with itself on its target scaling.")
 
 
-def _expected_state(name: str, est: BaseEstimator, archive: _Archive) -> dict:
+def _expected_state(name: str, est: BaseEstimator, archive: Archive) -> dict:
     """Names, shapes and dtypes of the network's state, from its parameters alone.
 
     The network is built on torch's ``meta`` device, so an absurd architecture in
@@ -571,7 +490,7 @@ def _expected_state(name: str, est: BaseEstimator, archive: _Archive) -> dict:
         raise ValueError(f"{name!r} is fitted but lacks its network's fit-time facts.")
     from sknn.utils.random import torch_seed
 
-    header = _safetensors_header(archive, name)
+    header = safetensors_header(archive, _WEIGHTS)
     try:
         with torch_seed(0, torch.device("cpu")), torch.device("meta"):
             net = est._build_module(dict(meta))
@@ -596,118 +515,6 @@ def _expected_state(name: str, est: BaseEstimator, archive: _Archive) -> dict:
 
 def _state_bytes(expected: dict) -> int:
     return sum(math.prod(shape) * 8 for shape, _ in expected.values())
-
-
-def _safetensors_header(archive: _Archive, name: str) -> dict[str, tuple]:
-    """Read only the safetensors header (bounded) from the weights member."""
-    info = archive.infos[_WEIGHTS]
-    if info.compress_type not in _ZIP_METHODS:
-        raise ValueError(f"{name!r} stores its weights with an unknown compression.")
-    try:
-        with archive.zf.open(info) as fh:
-            head = fh.read(8)
-            if len(head) < 8:
-                raise ValueError(f"The weights in {name!r} are truncated.")
-            n = int.from_bytes(head, "little")
-            if n > min(info.file_size - 8, 16 << 20):
-                raise ValueError(
-                    f"The weights in {name!r} declare a header of {n} bytes; refusing."
-                )
-            raw = fh.read(n)
-    except (
-        zipfile.BadZipFile,
-        EOFError,
-        OSError,
-        RuntimeError,
-        NotImplementedError,
-    ) as exc:
-        raise ValueError(f"The weights in {name!r} are corrupt ({exc}).") from exc
-    try:
-        header = json.loads(raw)
-    except (RecursionError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"The weights in {name!r} are corrupt (an unreadable header).") from exc
-    if not isinstance(header, dict):
-        raise ValueError(f"The weights in {name!r} are corrupt (a malformed header).")
-    out = {}
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        if (
-            not isinstance(entry, dict)
-            or entry.get("dtype") not in _ST_DTYPES
-            or not isinstance(entry.get("shape"), list)
-            or not all(isinstance(s, int) and s >= 0 for s in entry["shape"])
-        ):
-            raise ValueError(
-                f"The weights in {name!r} hold a tensor {key[:80]!r} of a refused "
-                "dtype or shape."
-            )
-        out[key] = (entry["dtype"], entry["shape"])
-    return out
-
-
-def _load_weights(
-    blob: bytes, name: str, expected: dict | None = None
-) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load as st_load
-
-    try:
-        state = st_load(blob)
-    except Exception as exc:  # safetensors raises its own error type
-        raise ValueError(
-            f"The weights in {name!r} are corrupt or not in safetensors format "
-            f"({type(exc).__name__}). Nothing was loaded."
-        ) from exc
-    if expected is not None and (
-        set(state) != set(expected)
-        or any(tuple(state[k].shape) != expected[k][0] for k in state)
-    ):
-        raise ValueError(f"The weights in {name!r} do not fit its network.")
-    bad = [
-        k
-        for k, v in state.items()
-        if v.is_floating_point() and not bool(torch.isfinite(v).all())
-    ]
-    if bad:
-        raise ValueError(
-            f"The weights in {name!r} hold non-finite values (in {bad[:3]}); refusing "
-            "a model that would predict NaN."
-        )
-    return state
-
-
-def _load_optimizer_state(blob: bytes, name: str) -> dict:
-    """Read the optimiser state: a torch zip of stored (uncompressed) tensors only."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as inner:
-            infos = inner.infolist()
-        ok = all(i.compress_type == zipfile.ZIP_STORED for i in infos) and sum(
-            i.file_size for i in infos
-        ) <= len(blob)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        raise ValueError(
-            f"{name!r} holds an optimizer state that is not a torch file ({exc})."
-        ) from exc
-    if not ok:
-        raise ValueError(
-            f"{name!r} holds an optimizer state with compressed or oversized records; "
-            "refusing it."
-        )
-    try:
-        state = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
-    except Exception as exc:  # an unpickling error: refuse, never execute
-        raise ValueError(
-            f"{name!r} holds an optimizer state that is not plain tensors "
-            f"and numbers; refusing to load it ({type(exc).__name__})."
-        ) from exc
-    if (
-        not isinstance(state, dict)
-        or not isinstance(state.get("state"), dict)
-        or not isinstance(state.get("param_groups"), list)
-        or not all(isinstance(g, dict) for g in state["param_groups"])
-    ):
-        raise ValueError(f"{name!r} holds a malformed optimizer state.")
-    return state
 
 
 def _target_device(name: str, device: Any, saved: Any) -> torch.device:

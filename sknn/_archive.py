@@ -1,0 +1,239 @@
+"""Reading zip archives of tensors as untrusted input: bounded, checked, never unpickled.
+
+Used by :func:`sknn.load` (and its tests). Every size is checked against a limit the
+caller derives from what the file should hold, against the archive's own size and
+against a bounded compression ratio *before* anything is decompressed or allocated.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: Largest ``meta.json`` a model file may declare (bytes, uncompressed).
+MAX_META_BYTES = 256 << 20
+#: Largest ratio of a member's declared size to its compressed size (zip bombs).
+MAX_COMPRESSION_RATIO = 32
+SLACK = 64 << 10  # small members may compress better than the ratio
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# safetensors dtypes a network's state may use, with their sizes in bytes.
+_ST_DTYPES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2,
+    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+}  # fmt: skip
+
+
+class Archive:
+    """A model file's zip archive, read member by member within declared bounds."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        if not path.is_file():
+            raise FileNotFoundError(f"No such model file: {str(path)!r}.")
+        if not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"{self.name!r} is not an sknn model file (not a zip archive written "
+                "by sknn.save). Nothing was loaded."
+            )
+        self.size = path.stat().st_size
+        try:
+            self.zf = zipfile.ZipFile(path)
+            self.infos = {i.filename: i for i in self.zf.infolist()}
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+            raise ValueError(
+                f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
+            ) from exc
+
+    def __contains__(self, member: str) -> bool:
+        return member in self.infos
+
+    def declared_size(self, member: str) -> int:
+        return self.infos[member].file_size
+
+    def read(self, member: str, limit: int) -> bytes:
+        """Decompress ``member`` after checking its declared size against ``limit``,
+        the archive's own size and a bounded compression ratio."""
+        info = self.infos[member]
+        if info.compress_type not in _ZIP_METHODS:
+            raise ValueError(
+                f"{self.name!r} stores {member} with compression method "
+                f"{info.compress_type}; sknn writes only stored or deflated members."
+            )
+        if info.file_size > limit:
+            raise ValueError(
+                f"{self.name!r} declares {info.file_size} bytes for {member}, more "
+                f"than the {limit} it may hold. Nothing was loaded."
+            )
+        if info.file_size > MAX_COMPRESSION_RATIO * info.compress_size + SLACK or (
+            info.compress_size > self.size
+        ):
+            raise ValueError(
+                f"{self.name!r} declares {info.file_size} bytes for {member} from "
+                f"{info.compress_size} compressed bytes (a zip bomb?). Nothing was "
+                "loaded."
+            )
+        try:
+            with self.zf.open(info) as fh:
+                data = fh.read(info.file_size + 1)
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            RuntimeError,  # an encrypted member
+            NotImplementedError,
+            ValueError,
+        ) as exc:
+            raise ValueError(
+                f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
+            ) from exc
+        if len(data) != info.file_size:
+            raise ValueError(f"{self.name!r} is corrupt: {member} has the wrong size.")
+        return data
+
+    def read_json(self, member: str, limit: int) -> Any:
+        """Read a JSON member; nesting too deep for Python is a ValueError."""
+        raw = self.read(member, limit)
+        try:
+            return json.loads(raw.decode())
+        except RecursionError as exc:
+            raise ValueError(
+                f"{self.name!r} has a {member} nested too deeply; refusing it."
+            ) from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(
+                f"{self.name!r} has an unreadable {member}: {exc}."
+            ) from exc
+
+    def close(self) -> None:
+        self.zf.close()
+
+
+def safetensors_header(archive: Archive, member: str) -> dict[str, tuple]:
+    """Read only the safetensors header (bounded) from the weights member."""
+    name = archive.name
+    info = archive.infos[member]
+    if info.compress_type not in _ZIP_METHODS:
+        raise ValueError(f"{name!r} stores its weights with an unknown compression.")
+    try:
+        with archive.zf.open(info) as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise ValueError(f"The weights in {name!r} are truncated.")
+            n = int.from_bytes(head, "little")
+            if n > min(info.file_size - 8, 16 << 20):
+                raise ValueError(
+                    f"The weights in {name!r} declare a header of {n} bytes; refusing."
+                )
+            raw = fh.read(n)
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
+        raise ValueError(f"The weights in {name!r} are corrupt ({exc}).") from exc
+    try:
+        header = json.loads(raw)
+    except (RecursionError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"The weights in {name!r} are corrupt (an unreadable header)."
+        ) from exc
+    if not isinstance(header, dict):
+        raise ValueError(f"The weights in {name!r} are corrupt (a malformed header).")
+    out = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        if (
+            not isinstance(entry, dict)
+            or entry.get("dtype") not in _ST_DTYPES
+            or not isinstance(entry.get("shape"), list)
+            or not all(isinstance(s, int) and s >= 0 for s in entry["shape"])
+        ):
+            raise ValueError(
+                f"The weights in {name!r} hold a tensor {key[:80]!r} of a refused "
+                "dtype or shape."
+            )
+        out[key] = (entry["dtype"], entry["shape"])
+    return out
+
+
+def load_weights(
+    blob: bytes, name: str, expected: dict | None = None
+) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load as st_load
+
+    try:
+        state = st_load(blob)
+    except Exception as exc:  # safetensors raises its own error type
+        raise ValueError(
+            f"The weights in {name!r} are corrupt or not in safetensors format "
+            f"({type(exc).__name__}). Nothing was loaded."
+        ) from exc
+    if expected is not None and (
+        set(state) != set(expected)
+        or any(tuple(state[k].shape) != expected[k][0] for k in state)
+    ):
+        raise ValueError(f"The weights in {name!r} do not fit its network.")
+    bad = [
+        k
+        for k, v in state.items()
+        if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        raise ValueError(
+            f"The weights in {name!r} hold non-finite values (in {bad[:3]}); refusing "
+            "a model that would predict NaN."
+        )
+    return state
+
+
+def load_optimizer_state(blob: bytes, name: str) -> dict:
+    """Read the optimiser state: a torch zip of stored (uncompressed) tensors only."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as inner:
+            infos = inner.infolist()
+        ok = all(i.compress_type == zipfile.ZIP_STORED for i in infos) and sum(
+            i.file_size for i in infos
+        ) <= len(blob)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise ValueError(
+            f"{name!r} holds an optimizer state that is not a torch file ({exc})."
+        ) from exc
+    if not ok:
+        raise ValueError(
+            f"{name!r} holds an optimizer state with compressed or oversized records; "
+            "refusing it."
+        )
+    try:
+        state = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+    except Exception as exc:  # an unpickling error: refuse, never execute
+        raise ValueError(
+            f"{name!r} holds an optimizer state that is not plain tensors "
+            f"and numbers; refusing to load it ({type(exc).__name__})."
+        ) from exc
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("state"), dict)
+        or not isinstance(state.get("param_groups"), list)
+        or not all(isinstance(g, dict) for g in state["param_groups"])
+    ):
+        raise ValueError(f"{name!r} holds a malformed optimizer state.")
+    return state
+
+
+__all__ = [
+    "MAX_COMPRESSION_RATIO",
+    "MAX_META_BYTES",
+    "Archive",
+    "load_optimizer_state",
+    "load_weights",
+    "safetensors_header",
+]
