@@ -195,8 +195,21 @@ def load_weights(
     return state
 
 
-def load_optimizer_state(blob: bytes, name: str) -> dict:
-    """Read the optimiser state: a torch zip of stored (uncompressed) tensors only."""
+def torch_load_bytes(blob: bytes, what: str) -> Any:
+    """``torch.load(weights_only=True)`` of a torch zip whose records are all stored.
+
+    torch's own zip reader would inflate a deflated record to whatever size it
+    declares; torch never writes such records, so they are refused before loading.
+    Nothing is unpickled beyond tensors and plain values.
+
+    Examples
+    --------
+    >>> import io, torch
+    >>> from sknn._archive import torch_load_bytes
+    >>> buf = io.BytesIO(); torch.save({"w": torch.ones(2)}, buf)
+    >>> torch_load_bytes(buf.getvalue(), "x")["w"].tolist()
+    [1.0, 1.0]
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(blob)) as inner:
             infos = inner.infolist()
@@ -204,36 +217,54 @@ def load_optimizer_state(blob: bytes, name: str) -> dict:
             i.file_size for i in infos
         ) <= len(blob)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        raise ValueError(
-            f"{name!r} holds an optimizer state that is not a torch file ({exc})."
-        ) from exc
+        raise ValueError(f"{what} is not a torch file ({exc}).") from exc
     if not ok:
         raise ValueError(
-            f"{name!r} holds an optimizer state with compressed or oversized records; "
-            "refusing it."
+            f"{what} is a torch file with compressed or oversized records; refusing it."
         )
     try:
-        state = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+        return torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
     except Exception as exc:  # an unpickling error: refuse, never execute
         raise ValueError(
-            f"{name!r} holds an optimizer state that is not plain tensors "
-            f"and numbers; refusing to load it ({type(exc).__name__})."
+            f"{what} holds something other than plain tensors and numbers; refusing "
+            f"to load it ({type(exc).__name__}: {str(exc)[:200]})."
         ) from exc
+
+
+def check_optimizer_state(state: Any, what: str) -> dict:
+    """Check that ``state`` has the layout of ``torch.optim.Optimizer.state_dict()``."""
     if (
         not isinstance(state, dict)
         or not isinstance(state.get("state"), dict)
         or not isinstance(state.get("param_groups"), list)
-        or not all(isinstance(g, dict) for g in state["param_groups"])
+        or not all(
+            isinstance(g, dict) and isinstance(g.get("params"), list)
+            for g in state["param_groups"]
+        )
+        or not all(isinstance(v, dict) for v in state["state"].values())
     ):
-        raise ValueError(f"{name!r} holds a malformed optimizer state.")
+        raise ValueError(f"{what} holds a malformed optimizer state.")
+    for per_param in state["state"].values():
+        for v in per_param.values():
+            if isinstance(v, torch.Tensor) and v.is_floating_point():
+                if not bool(torch.isfinite(v).all()):
+                    raise ValueError(f"{what} holds a non-finite optimizer state.")
     return state
+
+
+def load_optimizer_state(blob: bytes, name: str) -> dict:
+    """Read an optimiser state stored in a model file."""
+    what = f"The optimizer state in {name!r}"
+    return check_optimizer_state(torch_load_bytes(blob, what), what)
 
 
 __all__ = [
     "MAX_COMPRESSION_RATIO",
     "MAX_META_BYTES",
     "Archive",
+    "check_optimizer_state",
     "load_optimizer_state",
     "load_weights",
     "safetensors_header",
+    "torch_load_bytes",
 ]

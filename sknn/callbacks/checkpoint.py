@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import math
 import os
-import tempfile
-from pathlib import Path
 
 import torch
 
+from sknn._archive import check_optimizer_state, torch_load_bytes
 from sknn.callbacks.base import Callback
+from sknn.utils._files import atomic_write
 
 _FORMAT = "sknn-checkpoint"
-_VERSION = 1
+_VERSION = 2
+# A checkpoint file: this magic, the SHA-256 of the rest, then a torch zip.
+_MAGIC = b"SKNNCKPT\x02"
+_DIGEST = hashlib.sha256
 
 
 def _to_cpu(obj):
@@ -27,33 +32,86 @@ def _to_cpu(obj):
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    """Write ``obj`` with :func:`torch.save` to a temporary file, then rename it.
+    """Write ``obj`` with :func:`torch.save`, prefixed by its SHA-256, atomically.
 
-    The temporary file lives in the destination's directory, so the rename is atomic:
-    a crash leaves either the previous file or the new one, never half of one.
+    The bytes go to a temporary file in the destination's directory that is then
+    renamed, so a crash leaves either the previous file or the new one, never half of
+    one; temporaries left by writers that were killed are removed first. The digest
+    lets :func:`load_checkpoint` refuse a file whose bytes changed after writing.
 
     Examples
     --------
     >>> import os, tempfile, torch
-    >>> from sknn.callbacks.checkpoint import atomic_torch_save
+    >>> from sknn.callbacks.checkpoint import atomic_torch_save, read_torch_file
     >>> path = os.path.join(tempfile.mkdtemp(), "x.pt")
     >>> atomic_torch_save({"w": torch.ones(2)}, path)
-    >>> torch.load(path, weights_only=True)["w"].tolist()
+    >>> read_torch_file(path)["w"].tolist()
     [1.0, 1.0]
     """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    body = buf.getvalue()
+
+    def write(fh) -> None:
+        fh.write(_MAGIC)
+        fh.write(_DIGEST(body).digest())
+        fh.write(body)
+
+    atomic_write(path, write)
+
+
+def read_torch_file(path: str | os.PathLike):
+    """Read a file written by :func:`atomic_torch_save`, checking its digest.
+
+    Files of older sknn versions (a plain :func:`torch.save` file, no digest) are
+    read too. Only tensors and plain values are unpickled.
+
+    Raises
+    ------
+    ValueError
+        If the digest does not match (the file was corrupted or altered) or the file
+        holds anything but tensors and plain values.
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data.startswith(_MAGIC):
+        size = _DIGEST().digest_size
+        digest, body = (
+            data[len(_MAGIC) : len(_MAGIC) + size],
+            data[len(_MAGIC) + size :],
+        )
+        if len(digest) != size or _DIGEST(body).digest() != digest:
+            raise ValueError(
+                f"{name!r} is corrupt: its content does not match the digest written "
+                "with it. Nothing was resumed."
+            )
+    else:
+        body = data
+    return torch_load_bytes(body, repr(name))
+
+
+# What each checkpoint entry must hold.
+def _is_state_dict(v) -> bool:
+    return isinstance(v, dict) and all(
+        isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in v.items()
+    )
+
+
+_FIELDS = {
+    "epoch": lambda v: isinstance(v, int) and v >= 0,
+    "module": _is_state_dict,
+    "optimizer": lambda v: isinstance(v, dict),
+    "state": lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
+    "history": lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
+    "generator": lambda v: (
+        v is None or (isinstance(v, torch.Tensor) and v.dtype == torch.uint8)
+    ),
+    "rng": lambda v: isinstance(v, torch.Tensor) and v.dtype == torch.uint8,
+    "best_state": lambda v: v is None or _is_state_dict(v),
+    "best_value": lambda v: isinstance(v, (int, float)),
+    "callbacks": lambda v: isinstance(v, list),
+}
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -73,26 +131,77 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     Raises
     ------
     ValueError
-        If the file is not an sknn checkpoint, is corrupt, or holds anything but
-        tensors and plain values (it is read with ``torch.load(weights_only=True)``,
-        which never runs code from the file).
+        If the file is not an sknn checkpoint, is corrupt (its SHA-256 digest does
+        not match), lacks an entry or holds one of the wrong type, holds non-finite
+        weights, or holds anything but tensors and plain values (it is read with
+        ``torch.load(weights_only=True)``, which never runs code from the file).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sknn import MLPClassifier
+    >>> from sknn.callbacks import Checkpoint, load_checkpoint
+    >>> X, y = load_iris(return_X_y=True)
+    >>> path = os.path.join(tempfile.mkdtemp(), "iris.ckpt")
+    >>> _ = MLPClassifier((8,), max_iter=3, callbacks=[Checkpoint(path)]).fit(X, y)
+    >>> load_checkpoint(path)["epoch"]
+    3
     """
-    try:
-        ckpt = torch.load(path, weights_only=True, map_location="cpu")
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(
-            f"{os.fspath(path)!r} is not a readable sknn checkpoint ({exc})."
-        ) from exc
+    name = os.fspath(path)
+    ckpt = read_torch_file(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != _FORMAT:
-        raise ValueError(f"{os.fspath(path)!r} is not an sknn checkpoint.")
-    if ckpt.get("version", math.inf) > _VERSION:
+        raise ValueError(f"{name!r} is not an sknn checkpoint.")
+    version = ckpt.get("version")
+    if not isinstance(version, int) or version > _VERSION:
         raise ValueError(
-            f"{os.fspath(path)!r} was written by a newer sknn (checkpoint format "
-            f"{ckpt.get('version')}); this sknn reads up to {_VERSION}."
+            f"{name!r} was written by a newer sknn (checkpoint format "
+            f"{version!r}); this sknn reads up to {_VERSION}."
         )
+    missing = sorted(set(_FIELDS) - set(ckpt))
+    if missing:
+        raise ValueError(f"{name!r} is not a complete checkpoint: it lacks {missing}.")
+    wrong = sorted(k for k, check in _FIELDS.items() if not check(ckpt[k]))
+    if wrong:
+        raise ValueError(f"{name!r} holds malformed checkpoint entries {wrong}.")
+    for key in ("module", "best_state"):
+        for tensor_name, t in (ckpt[key] or {}).items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise ValueError(
+                    f"{name!r} holds non-finite weights ({key} {tensor_name!r}); "
+                    "refusing to resume from it."
+                )
+    check_optimizer_state(ckpt["optimizer"], repr(name))
     return ckpt
+
+
+def _apply(path, what: str, setter, value) -> None:
+    """Restore one piece of state; torch's errors become a ValueError naming it."""
+    try:
+        setter(value)
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ValueError(
+            f"The checkpoint {os.fspath(path)!r} holds a {what} that does not fit this "
+            f"fit ({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def _check_optimizer_fits(path, optimizer: torch.optim.Optimizer) -> None:
+    """Per-weight optimiser tensors must have their weight's shape (not L-BFGS's)."""
+    if isinstance(optimizer, torch.optim.LBFGS):
+        return
+    for param, per_param in optimizer.state.items():
+        for key, value in per_param.items():
+            if (
+                isinstance(value, torch.Tensor)
+                and value.dim() > 0
+                and value.shape != param.shape
+            ):
+                raise ValueError(
+                    f"The checkpoint {os.fspath(path)!r} holds an optimizer state "
+                    f"({key!r} of shape {tuple(value.shape)}) that does not fit a "
+                    f"weight of shape {tuple(param.shape)}."
+                )
 
 
 class Checkpoint(Callback):
@@ -194,12 +303,29 @@ class Checkpoint(Callback):
                 f"The checkpoint {os.fspath(self.path)!r} does not fit this network "
                 f"(other parameters or data?): {exc}"
             ) from exc
+        fields = {f.name for f in dataclasses.fields(trainer.state)}
+        unknown = sorted(set(ckpt["state"]) - fields)
+        best = ckpt["best_state"]
+        if unknown or (
+            best is not None
+            and {k: tuple(v.shape) for k, v in best.items()}
+            != {k: tuple(v.shape) for k, v in ckpt["module"].items()}
+        ):
+            raise ValueError(
+                f"The checkpoint {os.fspath(self.path)!r} holds a malformed training "
+                "state or best weights."
+            )
         for key, value in ckpt["state"].items():
             setattr(trainer.state, key, value)
         trainer.history.clear()
         trainer.history.extend(ckpt["history"])
         if trainer.generator is not None and ckpt["generator"] is not None:
-            trainer.generator.set_state(ckpt["generator"])
+            _apply(
+                self.path,
+                "shuffling generator",
+                trainer.generator.set_state,
+                ckpt["generator"],
+            )
         # The engine's private run state: epochs already run, last good and best weights.
         trainer._epochs_run = trainer.state.epoch
         trainer._last_good = {
@@ -217,11 +343,29 @@ class Checkpoint(Callback):
         ckpt, self._pending = self._pending, None
         if ckpt is None:
             return
-        trainer.optimizer.load_state_dict(ckpt["optimizer"])
+        _apply(
+            self.path,
+            "optimizer state",
+            trainer.optimizer.load_state_dict,
+            ckpt["optimizer"],
+        )
+        _check_optimizer_fits(self.path, trainer.optimizer)
         for cb, saved in zip(trainer.callbacks, ckpt["callbacks"]):
-            if saved is not None and type(cb).__name__ == saved[0]:
-                cb.load_state_dict(saved[1])
-        torch.random.set_rng_state(ckpt["rng"])
+            if (
+                isinstance(saved, (list, tuple))
+                and len(saved) == 2
+                and type(cb).__name__ == saved[0]
+            ):
+                current = cb.state_dict()
+                if not isinstance(saved[1], dict) or (
+                    isinstance(current, dict) and not set(saved[1]) <= set(current)
+                ):
+                    raise ValueError(
+                        f"The checkpoint {os.fspath(self.path)!r} holds a malformed "
+                        f"state for callback {saved[0]}."
+                    )
+                _apply(self.path, f"{saved[0]} state", cb.load_state_dict, saved[1])
+        _apply(self.path, "random stream", torch.random.set_rng_state, ckpt["rng"])
 
     # -- save -------------------------------------------------------------------------
     def on_epoch_end(self, trainer, record: dict) -> None:
