@@ -16,6 +16,7 @@ from sknn.estimators import (
     RNNRegressor,
 )
 from sknn.estimators.neuralnet import NeuralNetClassifier, NeuralNetRegressor
+from sknn.export import export_onnx
 from sknn.io import load, save
 
 __version__ = "0.1.0.dev0"
@@ -30,6 +31,7 @@ __all__ = [
     "RNNClassifier",
     "RNNRegressor",
     "__version__",
+    "export_onnx",
     "load",
     "save",
 ]

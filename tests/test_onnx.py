@@ -1,0 +1,232 @@
+"""ONNX export: the exported graph, run in ONNX Runtime, equals predict / predict_proba."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from sknn import (
+    CNNClassifier,
+    CNNRegressor,
+    MLPClassifier,
+    MLPRegressor,
+    NeuralNetClassifier,
+    RNNClassifier,
+    RNNRegressor,
+    export_onnx,
+)
+
+pytest.importorskip("onnx", reason="ONNX export needs onnx (pip install 'sknn[onnx]')")
+ort = pytest.importorskip(
+    "onnxruntime", reason="these tests run the graph in onnxruntime (sknn[onnx])"
+)
+
+FAST = dict(max_iter=3, random_state=0)
+
+
+def _session(est, tmp_path, **kwargs):
+    path = export_onnx(est, tmp_path / "model.onnx", **kwargs)
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def _check_classifier(sess, clf, X):
+    for n in (1, 37):
+        label, proba = sess.run(None, {"X": X[:n]})
+        expected = clf.predict(X[:n])
+        assert label.shape == expected.shape
+        assert label.tolist() == expected.tolist()
+        np.testing.assert_allclose(proba, clf.predict_proba(X[:n]), atol=1e-5)
+
+
+def _check_regressor(sess, reg, X):
+    for n in (1, 37):
+        (pred,) = sess.run(None, {"X": X[:n]})
+        expected = reg.predict(X[:n])
+        assert pred.shape == expected.shape
+        np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([3, 7, 11]),  # integers, not 0..K-1
+        np.array(["ant", "bee", "cat"]),
+        np.array([0.0, 2.0, 5.0]),  # float labels
+        np.array([False, True, True]),  # binary
+        np.array(["no", "yes", "yes"]),  # binary strings
+    ],
+    ids=["int", "str", "float", "bool", "binary-str"],
+)
+def test_mlp_classifier_labels_and_probabilities(table, tmp_path, labels):
+    X, y = table
+    y = labels[y]
+    clf = MLPClassifier((8,), **FAST).fit(X, y)
+    sess = _session(clf, tmp_path)
+    _check_classifier(sess, clf, X)
+    label = sess.run(["label"], {"X": X[:4]})[0]
+    assert label.dtype == (object if labels.dtype.kind == "U" else y.dtype)
+
+
+def test_mlp_multilabel(table, tmp_path):
+    X, y = table
+    Y = np.stack([y == 0, y == 1, X[:, 3] > 0], axis=1).astype(int)
+    clf = MLPClassifier((8,), **FAST).fit(X, Y)
+    _check_classifier(_session(clf, tmp_path), clf, X)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_mlp_regressor_unscaled_targets(table, tmp_path, loss):
+    X, _ = table
+    y = 300 + 50 * X[:, 0] if loss == "squared_error" else np.exp(X[:, 0])
+    reg = MLPRegressor((8,), loss=loss, **FAST).fit(X, y)
+    assert reg.predict(X).mean() > 100 or loss == "poisson"  # scaling is undone
+    _check_regressor(_session(reg, tmp_path), reg, X)
+
+
+def test_mlp_regressor_multi_output(table, tmp_path):
+    X, _ = table
+    Y = np.stack([100 * X[:, 0], X[:, 1] - 5], axis=1)
+    reg = MLPRegressor((8,), **FAST).fit(X, Y)
+    _check_regressor(_session(reg, tmp_path), reg, X)
+
+
+def test_cnn_images_and_signals(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(50, 1, 8, 8)).astype(np.float32)
+    y = (images[:, 0, :4].mean(axis=(1, 2)) > 0).astype(int)
+    clf = CNNClassifier(channels=(4,), batch_norm=True, **FAST).fit(images, y)
+    _check_classifier(_session(clf, tmp_path), clf, images)
+
+    signals = rng.normal(size=(50, 2, 12)).astype(np.float32)
+    target = signals[:, 0].sum(axis=1) * 10
+    reg = CNNRegressor(channels=(4,), input_shape=(2, 12), **FAST).fit(signals, target)
+    _check_regressor(_session(reg, tmp_path), reg, signals)
+
+
+@pytest.mark.parametrize(
+    "cell, pooling, bidirectional",
+    [("gru", "last", True), ("lstm", "max", False), ("rnn", "mean", True)],
+)
+def test_rnn_fixed_and_other_lengths(tmp_path, cell, pooling, bidirectional):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 9, 2)).astype(np.float32)
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    clf = RNNClassifier(
+        cell=cell,
+        hidden_size=6,
+        num_layers=2,
+        pooling=pooling,
+        bidirectional=bidirectional,
+        **FAST,
+    ).fit(X, y)
+    sess = _session(clf, tmp_path)
+    _check_classifier(sess, clf, X)
+    # The time axis is dynamic: shorter and longer sequences than in fit.
+    for steps in (3, 15):
+        Xt = rng.normal(size=(37, steps, 2)).astype(np.float32)
+        _check_classifier(sess, clf, Xt)
+
+
+def test_rnn_ragged_sequences_one_at_a_time(tmp_path):
+    """Ragged input has no one-batch graph; each sequence alone equals predict."""
+    rng = np.random.default_rng(1)
+    seqs = [rng.normal(size=(n, 3)).astype(np.float32) for n in (4, 9, 2, 6) * 5]
+    y = np.array([s[:, 0].sum() for s in seqs]) * 10
+    reg = RNNRegressor(hidden_size=6, batch_size=8, **FAST).fit(seqs, y)
+    sess = _session(reg, tmp_path)
+    expected = reg.predict(seqs)
+    got = np.array([sess.run(None, {"X": s[None]})[0][0] for s in seqs])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_fixed_batch_size(table, tmp_path):
+    X, y = table
+    clf = MLPClassifier((8,), **FAST).fit(X, y)
+    sess = _session(clf, tmp_path, batch_size=37)
+    assert sess.get_inputs()[0].shape == [37, 5]
+    label, proba = sess.run(None, {"X": X[:37]})
+    assert label.tolist() == clf.predict(X[:37]).tolist()
+    np.testing.assert_allclose(proba, clf.predict_proba(X[:37]), atol=1e-5)
+    with pytest.raises(Exception, match=r"(?i)dimension|shape"):
+        sess.run(None, {"X": X[:1]})
+    assert _session(clf, tmp_path).get_inputs()[0].shape == ["batch", 5]
+
+
+def test_dynamo_exporter(table, tmp_path):
+    pytest.importorskip("onnxscript", reason="dynamo=True needs onnxscript")
+    X, y = table
+    clf = MLPClassifier((8,), **FAST).fit(X, y)
+    _check_classifier(_session(clf, tmp_path, dynamo=True), clf, X)
+
+
+class _Residual(torch.nn.Module):
+    def __init__(self, n_features_in, n_outputs):
+        super().__init__()
+        self.body = torch.nn.Linear(n_features_in, n_features_in)
+        self.head = torch.nn.Linear(n_features_in, n_outputs)
+
+    def forward(self, x):
+        return self.head(x + torch.tanh(self.body(x)))
+
+
+def test_neuralnet_own_module(table, tmp_path):
+    X, y = table
+    clf = NeuralNetClassifier(_Residual, **FAST).fit(X, y)
+    _check_classifier(_session(clf, tmp_path), clf, X)
+
+
+class _Opaque(torch.nn.Module):
+    def __init__(self, n_features_in, n_outputs):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features_in, n_outputs)
+
+    def forward(self, x):
+        return self.linear(torch.special.i0(x))  # aten::i0 has no ONNX op
+
+
+def test_unexportable_module_gets_a_clear_error(table, tmp_path):
+    X, y = table
+    clf = NeuralNetClassifier(_Opaque, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="could not export the module _Opaque"):
+        export_onnx(clf, tmp_path / "m.onnx")
+
+
+def test_errors(table, tmp_path):
+    X, y = table
+    with pytest.raises(NotFittedError):
+        export_onnx(MLPClassifier(), tmp_path / "m.onnx")
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(TypeError, match="exports sknn estimators"):
+        export_onnx(LogisticRegression().fit(X, y), tmp_path / "m.onnx")
+    clf = MLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            export_onnx(clf, tmp_path / "m.onnx", batch_size=bad)
+
+
+def test_estimator_unchanged_and_metadata(table, tmp_path):
+    import onnx
+
+    X, y = table
+    clf = MLPClassifier((8,), dropout=0.5, **FAST).fit(X, y)
+    clf.module_.train()  # export must neither rely on nor change the module's mode
+    before = {k: v.clone() for k, v in clf.module_.state_dict().items()}
+    sess = _session(clf, tmp_path)
+    assert clf.module_.training
+    for k, v in clf.module_.state_dict().items():
+        assert torch.equal(v, before[k])
+    _check_classifier(sess, clf, X)  # dropout is off in the graph
+    meta = {p.key: p.value for p in onnx.load(tmp_path / "model.onnx").metadata_props}
+    assert meta["estimator"] == "MLPClassifier"
+    assert meta["classes"] == "[0, 1, 2]"
