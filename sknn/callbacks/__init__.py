@@ -11,6 +11,7 @@ from sknn.callbacks.gradient_clipping import GradientClipping
 from sknn.callbacks.logger import CSVLogger, JSONLogger
 from sknn.callbacks.lr_scheduler import LRScheduler
 from sknn.callbacks.progress import ProgressBar
+from sknn.callbacks.tracking import MLflowLogger, TensorBoardLogger
 
 __all__ = [
     "CSVLogger",
@@ -20,6 +21,8 @@ __all__ = [
     "GradientClipping",
     "JSONLogger",
     "LRScheduler",
+    "MLflowLogger",
     "ProgressBar",
+    "TensorBoardLogger",
     "load_checkpoint",
 ]
