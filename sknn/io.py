@@ -323,7 +323,9 @@ def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
         raise ValueError(f"{name!r} has malformed metadata (params / attributes).")
     decode = Decoder(types)
     try:
-        params = {k: decode(v) for k, v in params_in.items()}
+        # The module is never decoded from parameters: it is the caller's, or a
+        # name on the allow-list (meta["module"]).
+        params = {k: decode(v) for k, v in params_in.items() if k != "module"}
         attrs = {k: decode(v) for k, v in attrs_in.items()}
     except (KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ValueError(f"{name!r} has malformed metadata ({exc!r}).") from exc

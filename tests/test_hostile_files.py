@@ -1,0 +1,508 @@
+"""Model files and checkpoints built by an attacker: nothing runs, nothing balloons.
+
+Each test builds a hostile file against sknn's own decoders (the JSON codec, the
+archive reader, the checkpoint reader) and asserts a clear ``ValueError``, no side
+effect (a marker file a payload would create), and memory bounded by a small
+multiple of the file's size.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import sknn
+from sknn import MLPClassifier, MLPRegressor, NeuralNetClassifier
+from sknn._codec import allowed_types
+from sknn.callbacks import Checkpoint, CSVLogger, EarlyStopping, LRScheduler
+from sknn.callbacks.checkpoint import _MAGIC, atomic_torch_save, load_checkpoint
+
+FAST = dict(max_iter=3, random_state=0, device="cpu")
+
+
+class Net(nn.Module):
+    def __init__(self, n_features_in, n_outputs, width=8):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features_in, width), nn.ReLU())
+        self.output = nn.Linear(width, n_outputs)
+
+    def forward(self, x):
+        return self.output(self.body(x))
+
+
+class MyStep(torch.optim.lr_scheduler.StepLR):
+    """A scheduler class of the user's own (not on the allow-list)."""
+
+
+@pytest.fixture(scope="module")
+def data(iris):
+    X, y = iris
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def clf_file(data, tmp_path_factory):
+    X, y = data
+    path = tmp_path_factory.mktemp("m") / "clf.sknn"
+    sknn.save(MLPClassifier((8,), **FAST).fit(X, y), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def net_file(data, tmp_path_factory):
+    X, y = data
+    path = tmp_path_factory.mktemp("n") / "net.sknn"
+    est = NeuralNetClassifier(module=Net, module_kwargs={"width": 8}, **FAST)
+    sknn.save(est.fit(X, y), path)
+    return path
+
+
+def _members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _write(path, members: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> None:
+    with zipfile.ZipFile(path, "w", compression=method) as zf:
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+
+
+def _with_meta(src, dst, edit) -> None:
+    members = _members(src)
+    meta = json.loads(members["meta.json"])
+    edit(meta)
+    members["meta.json"] = json.dumps(meta).encode()
+    _write(dst, members)
+
+
+def _system(marker) -> dict:
+    """``module_kwargs`` that make ``os.system`` create ``marker``."""
+    return {"__dict__": [["command", f"touch {marker}"]]}
+
+
+# ----------------------------------------------------------------- classes by name
+WALKS = [
+    ["torch.nn", "modules.module.torch.os.system"],
+    ["sknn.modules", "mlp.torch.os.system"],
+    ["torch.optim.lr_scheduler", "torch.os.system"],
+    ["os", "system"],
+    ["builtins", "eval"],
+    ["torch.nn.modules.module", "torch.os.system"],
+]
+
+
+@pytest.mark.parametrize("walk", WALKS, ids=lambda w: ".".join(w))
+def test_module_named_by_attribute_walk_never_runs(net_file, tmp_path, walk):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "bad.sknn"
+
+    def edit(meta):  # the exploit of the red-team report
+        meta["module"] = None
+        meta["params"]["module"] = {"__type__": walk}
+        meta["params"]["module_kwargs"] = _system(marker)
+
+    _with_meta(net_file, bad, edit)
+    with pytest.raises(ValueError):  # the parameter is ignored: MLP(command=...)
+        sknn.load(bad)
+    assert not marker.exists()
+
+    # Even named by meta["module"], with or without the caller's module.
+    def edit_meta_module(meta):
+        meta["module"] = ".".join(walk)
+        meta["params"]["module_kwargs"] = _system(marker)
+
+    _with_meta(net_file, bad, edit_meta_module)
+    with pytest.raises(ValueError, match="module"):
+        sknn.load(bad)
+    assert not marker.exists()
+
+
+def test_every_allowed_class_is_a_dead_end(clf_file, tmp_path):
+    """No walk from any allow-listed class reaches anything: keys are exact."""
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "bad.sknn"
+    for key in allowed_types():
+        module, _, qualname = key.rpartition(".")
+
+        def edit(meta, module=module, qualname=qualname):
+            policy = {
+                "__type__": [module, qualname + ".__init__.__globals__.os.system"]
+            }
+            meta["params"]["callbacks"] = [
+                {
+                    "__callback__": "LRScheduler",
+                    "params": {"__dict__": [["policy", policy]]},
+                }
+            ]
+
+        _with_meta(clf_file, bad, edit)
+        with pytest.raises(ValueError, match="allow-list"):
+            sknn.load(bad)
+    assert not marker.exists()
+
+
+def test_caller_module_always_wins(net_file, data, tmp_path):
+    X, _ = data
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "bad.sknn"
+
+    def edit(meta):
+        meta["params"]["module"] = {"__type__": ["os", "system"]}
+
+    _with_meta(net_file, bad, edit)
+    loaded = sknn.load(bad, module=Net)
+    assert loaded.module is Net
+    assert loaded.predict(X).shape == (len(X),)
+    assert not marker.exists()
+    # Without the caller's module, the file's name alone is refused.
+    with pytest.raises(ValueError, match=r"sknn.load\(path, module=...\)"):
+        sknn.load(net_file)
+
+
+def test_user_classes_come_from_the_caller(data, tmp_path):
+    X, y = data
+    sched = LRScheduler(MyStep, scheduler_kwargs={"step_size": 2})
+    est = MLPClassifier((8,), **FAST, callbacks=[sched]).fit(X, y)
+    path = tmp_path / "m.sknn"
+    sknn.save(est, path)
+    with pytest.raises(ValueError, match=r"MyStep.*allow-list"):
+        sknn.load(path)
+    loaded = sknn.load(path, classes=[MyStep])
+    assert loaded.callbacks[0].policy is MyStep
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_callbacks_that_write_files_are_not_restored(data, tmp_path):
+    X, y = data
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    est = MLPClassifier((8,), **FAST, callbacks=[CSVLogger(str(target))])
+    est.set_params(callbacks=[EarlyStopping("train_loss", patience=2)]).fit(X, y)
+    path = tmp_path / "m.sknn"
+    sknn.save(est, path)
+    bad = tmp_path / "bad.sknn"
+
+    def edit(meta):  # the file asks for a checkpoint written over the user's file
+        meta["params"]["callbacks"].append(
+            {
+                "__callback__": "Checkpoint",
+                "params": {"__dict__": [["path", str(target)]]},
+            }
+        )
+
+    _with_meta(path, bad, edit)
+    with pytest.warns(
+        UserWarning, match=r"did not restore the callbacks \['Checkpoint'\]"
+    ):
+        loaded = sknn.load(bad)
+    assert [type(cb).__name__ for cb in loaded.callbacks] == ["EarlyStopping"]
+    loaded.partial_fit(X, y)
+    assert target.read_text() == "precious"
+    # The caller's callbacks win.
+    mine = sknn.load(bad, callbacks=[Checkpoint(str(tmp_path / "mine.ckpt"))])
+    assert type(mine.callbacks[0]).__name__ == "Checkpoint"
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"predict": {"__type__": ["torch.nn.modules.activation", "ReLU"]}},
+        {"_build_module": {"__type__": ["sknn.modules.mlp", "MLP"]}},
+        {"__class__": 1},
+        {"n_features_in_": "four"},
+        {
+            "_encoder": {
+                "__object__": "LabelEncoder",
+                "state": {"__dict__": [["fit", 1]]},
+            }
+        },
+        {"_encoder": {"__object__": "Pipeline", "state": {"__dict__": []}}},
+        {"classes_": {"__ndarray__": [0, 1], "dtype": "<i8", "shape": [2]}},
+    ],
+    ids=lambda a: next(iter(a)),
+)
+def test_attributes_that_shadow_or_misfit_are_refused(clf_file, tmp_path, attrs):
+    bad = tmp_path / "bad.sknn"
+    _with_meta(clf_file, bad, lambda meta: meta["attributes"].update(attrs))
+    with pytest.raises(ValueError):
+        sknn.load(bad)
+
+
+# ----------------------------------------------------------------- pickles, everywhere
+class _Hostile:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("member", ["meta.json", "weights.safetensors", "optimizer.pt"])
+@pytest.mark.parametrize("kind", ["pickle", "torch"])
+def test_pickles_in_every_slot_never_run(clf_file, tmp_path, member, kind):
+    marker = tmp_path / "pwned"
+    if kind == "pickle":
+        payload = pickle.dumps({"state": _Hostile(marker)})
+    else:
+        buf = io.BytesIO()
+        torch.save({"state": _Hostile(marker)}, buf)
+        payload = buf.getvalue()
+    members = _members(clf_file)
+    members[member] = payload
+    bad = tmp_path / "bad.sknn"
+    _write(bad, members)
+    with pytest.raises(ValueError):
+        sknn.load(bad)
+    assert not marker.exists()
+
+
+# ----------------------------------------------------------------- memory bombs
+def _peak_bytes(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+    except ValueError:
+        pass
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def _refuses_within(path, factor=50) -> None:
+    size = os.path.getsize(path)
+    with pytest.raises(ValueError):
+        sknn.load(path)
+    peak = _peak_bytes(lambda: sknn.load(path))
+    assert peak < factor * size + (4 << 20), (peak, size)
+
+
+@pytest.mark.parametrize("dtype", ["S800000000", "U800000000", "<U200000000"])
+def test_string_dtype_bomb_allocates_nothing(clf_file, tmp_path, dtype):
+    bad = tmp_path / "bad.sknn"
+    bomb = {"__ndarray__": ["a", "b"], "dtype": dtype, "shape": [2]}
+
+    def edit(meta):
+        meta["attributes"]["classes_"] = bomb
+
+    _with_meta(clf_file, bad, edit)
+    # Clamped to the items' own width: no 800 MB array; the file is then refused
+    # as inconsistent (2 classes where the network has 3).
+    _refuses_within(bad)
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        {"__ndarray__": [1], "dtype": "V800000000", "shape": [1]},
+        {"__ndarray__": [1], "dtype": "[('a', 'O')]", "shape": [1]},
+        {"__ndarray__": [1], "dtype": {"names": ["a"]}, "shape": [1]},
+        {"__ndarray__": [1], "dtype": "<i8", "shape": [10**12]},
+        {"__ndarray__": [1], "dtype": "<i8", "shape": [-1]},
+        {"__ndarray__": [1], "dtype": "<i8", "shape": [1] * 40},
+        {"__npscalar__": 1, "dtype": "O"},
+        {"__ndarray__": [{"__type__": ["os", "system"]}], "dtype": "|O", "shape": [1]},
+    ],
+)
+def test_refused_dtypes_and_shapes(clf_file, tmp_path, bomb):
+    bad = tmp_path / "bad.sknn"
+    _with_meta(clf_file, bad, lambda meta: meta["attributes"].update(extra_=bomb))
+    _refuses_within(bad)
+
+
+def test_zip_bomb_in_the_weights_slot_is_refused_before_inflating(clf_file, tmp_path):
+    bad = tmp_path / "bomb.sknn"
+    members = _members(clf_file)
+    with zipfile.ZipFile(bad, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("meta.json", members["meta.json"])
+        chunk = bytes(1 << 20)
+        with zf.open("weights.safetensors", "w", force_zip64=True) as fh:
+            for _ in range(200):  # 200 MB of zeros in about 200 KB
+                fh.write(chunk)
+    assert os.path.getsize(bad) < 1 << 20
+    _refuses_within(bad)
+
+
+def test_zip_bomb_in_meta_is_refused(tmp_path):
+    bad = tmp_path / "bomb.sknn"
+    with zipfile.ZipFile(bad, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("meta.json", "w", force_zip64=True) as fh:
+            fh.write(b'{"format": "sknn-model", "pad": "')
+            for _ in range(100):
+                fh.write(b" " * (1 << 20))
+            fh.write(b'"}')
+    _refuses_within(bad)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["params"].update(hidden_layer_sizes={"__tuple__": [10**9, 10**9]}),
+        lambda m: m["attributes"]["_meta_"]["__dict__"].__setitem__(
+            0, ["n_features_in", 10**12]
+        ),
+    ],
+    ids=["hidden-sizes", "n-features"],
+)
+def test_absurd_architecture_is_refused_without_allocating(clf_file, tmp_path, edit):
+    bad = tmp_path / "bad.sknn"
+    _with_meta(clf_file, bad, edit)
+    with pytest.raises(ValueError):
+        sknn.load(bad)
+
+
+@pytest.mark.parametrize("depth", [100, 200_000])
+def test_deeply_nested_json_is_a_value_error(clf_file, tmp_path, depth):
+    bad = tmp_path / "bad.sknn"
+    members = _members(clf_file)
+    meta = members["meta.json"].decode()
+    nested = "[" * depth + "]" * depth
+    members["meta.json"] = meta.replace(
+        '"attributes": {', f'"attributes": {{"x_": {nested},', 1
+    ).encode()
+    _write(bad, members, zipfile.ZIP_STORED)  # no ratio check: the parser is reached
+    with pytest.raises(ValueError, match="nest"):
+        sknn.load(bad)
+
+
+def test_non_finite_weights_are_refused(data, tmp_path):
+    from safetensors.torch import load as st_load
+    from safetensors.torch import save as st_save
+
+    X, y = data
+    path = tmp_path / "m.sknn"
+    sknn.save(MLPRegressor((8,), **FAST).fit(X, y), path)
+    members = _members(path)
+    state = st_load(members["weights.safetensors"])
+    next(iter(state.values()))[0] = float("nan")
+    members["weights.safetensors"] = st_save(state)
+    bad = tmp_path / "bad.sknn"
+    _write(bad, members)
+    with pytest.raises(ValueError, match="non-finite"):
+        sknn.load(bad)
+
+
+def test_weights_of_another_shape_are_refused_before_reading(clf_file, data, tmp_path):
+    X, y = data
+    other = tmp_path / "other.sknn"
+    sknn.save(MLPClassifier((16,), **FAST).fit(X, y), other)
+    members = _members(clf_file)
+    members["weights.safetensors"] = _members(other)["weights.safetensors"]
+    bad = tmp_path / "bad.sknn"
+    _write(bad, members)
+    with pytest.raises(ValueError, match="do not fit"):
+        sknn.load(bad)
+
+
+# ----------------------------------------------------------------- checkpoints
+@pytest.fixture()
+def ckpt(data, tmp_path):
+    X, y = data
+    path = tmp_path / "run.ckpt"
+    MLPClassifier((8,), **FAST, callbacks=[Checkpoint(path)]).fit(X, y)
+    return path
+
+
+def _resume(path, data):
+    X, y = data
+    return MLPClassifier(
+        (8,), **dict(FAST, max_iter=5), callbacks=[Checkpoint(path, resume=True)]
+    ).fit(X, y)
+
+
+def test_flipped_bytes_in_a_checkpoint_are_detected(ckpt, data):
+    raw = bytearray(ckpt.read_bytes())
+    middle = len(raw) // 2
+    for i in range(64):  # inside the tensors
+        raw[middle + i] ^= 0xFF
+    ckpt.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="digest"):
+        _resume(ckpt, data)
+
+
+def _rewrite_ckpt(path, edit):
+    ckpt = load_checkpoint(path)
+    edit(ckpt)
+    atomic_torch_save(ckpt, path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda c: c["module"].update(
+            {k: torch.full_like(v, float("nan")) for k, v in c["module"].items()}),
+         "non-finite"),
+        (lambda c: c.pop("optimizer"), "lacks"),
+        (lambda c: c.pop("rng"), "lacks"),
+        (lambda c: c.update(epoch="three"), "malformed"),
+        (lambda c: c.update(module=[1, 2]), "malformed"),
+        (lambda c: c.update(state={"epoch": 1, "evil": 2}), "malformed"),
+        (lambda c: c.update(rng=torch.zeros(3, dtype=torch.uint8)), "random stream"),
+        (lambda c: c["optimizer"]["state"][0].update(exp_avg=torch.ones(7)), "does not fit"),
+        (lambda c: c.update(callbacks=[("EarlyStopping", {"x": 1})]), "callback"),
+    ],
+    ids=["nan", "no-optimizer", "no-rng", "epoch-type", "module-type", "state-keys",
+         "rng-size", "optimizer-shape", "callback-state"],
+)  # fmt: skip
+def test_malformed_checkpoints_give_clear_errors(ckpt, data, edit, match):
+    _rewrite_ckpt(ckpt, edit)
+    with pytest.raises(ValueError, match=match):
+        X, y = data
+        MLPClassifier(
+            (8,),
+            **dict(FAST, max_iter=5),
+            callbacks=[EarlyStopping(patience=50), Checkpoint(ckpt, resume=True)],
+        ).fit(X, y)
+
+
+def test_a_good_checkpoint_still_resumes(ckpt, data):
+    assert ckpt.read_bytes().startswith(_MAGIC)
+    assert _resume(ckpt, data).callbacks_[0].resumed_from_ == 3
+
+
+_SLOW_WRITER = """
+import sys, time
+from sknn.utils._files import atomic_write
+def write(fh):
+    fh.write(b"x" * 4096)
+    fh.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+atomic_write(sys.argv[1], write)
+"""
+
+
+def test_temporaries_of_a_killed_writer_are_removed_on_the_next_write(tmp_path):
+    path = tmp_path / "run.ckpt"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        orphans = list(tmp_path.glob(".run.ckpt.*.tmp"))
+        assert len(orphans) == 1
+        # A writer that still runs keeps its temporary.
+        atomic_torch_save({"w": torch.ones(1)}, tmp_path / "run.ckpt")
+        assert orphans[0].exists()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    time.sleep(0.05)
+    atomic_torch_save({"w": torch.ones(1)}, path)
+    assert list(tmp_path.glob("*.tmp")) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]
