@@ -98,14 +98,14 @@ def _class_tensor(classes: np.ndarray) -> tuple[torch.Tensor | None, list | None
     )
 
 
-def _graph(estimator) -> tuple[nn.Module, list[str], list | None]:
+def _graph(estimator, dtype: torch.dtype) -> tuple[nn.Module, list[str], list | None]:
     """The module to export, its output names and the string labels (if any)."""
     import copy
 
     from sknn.estimators._classifier import NeuralNetClassifierMixin
     from sknn.estimators._regressor import NeuralNetRegressorMixin
 
-    module = copy.deepcopy(estimator.module_).to("cpu").eval()
+    module = copy.deepcopy(estimator.module_).to(device="cpu", dtype=dtype).eval()
     if isinstance(estimator, NeuralNetClassifierMixin):
         enc = estimator._encoder
         strings = None
@@ -115,7 +115,6 @@ def _graph(estimator) -> tuple[nn.Module, list[str], list | None]:
         graph = _ClassifierGraph(module, enc.target_type_, classes)
         return graph, ["label", "probabilities"], strings
     if isinstance(estimator, NeuralNetRegressorMixin):
-        dtype = estimator._torch_dtype()
         scaler = estimator._scaler
         graph = _RegressorGraph(
             module,
@@ -144,6 +143,7 @@ def export_onnx(
     path: str | os.PathLike,
     *,
     batch_size: int | None = None,
+    dtype: str = "float32",
     opset: int | None = None,
     dynamo: bool = False,
 ) -> str:
@@ -153,8 +153,7 @@ def export_onnx(
     (and :meth:`predict_proba`) return, so a serving process needs ONNX Runtime
     only, neither torch nor sknn.
 
-    * **Input** ``"X"``: floats of the estimator's ``dtype`` (``float32`` by default;
-      cast ``float64`` arrays with ``X.astype(np.float32)``) in the network's layout:
+    * **Input** ``"X"``: ``float32`` (or ``dtype``) in the network's layout:
       ``(n, n_features)`` for the MLP and :class:`~sknn.NeuralNetClassifier` on
       tables, ``(n, C, H, W)`` or ``(n, C, T)`` for the CNN (its ``input_shape_``),
       ``(n, T, F)`` for the RNN, whose time axis ``T`` is dynamic. sknn's estimators
@@ -183,6 +182,11 @@ def export_onnx(
     batch_size : int or None, default=None
         ``None`` leaves the batch axis dynamic (any number of rows); an int fixes it,
         which some accelerators' runtimes prefer.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the graph's weights, input and float outputs. A network fitted
+        in float64 is exported in float32 by default, since ONNX Runtime's CPU
+        kernels for convolutions and recurrent cells are float32 only; ``"float64"``
+        suits MLPs fitted in float64.
     opset : int or None, default=None
         ONNX opset version; ``None`` is torch's default.
     dynamo : bool, default=False
@@ -238,13 +242,15 @@ def export_onnx(
         raise ValueError(f"batch_size must be None or an int >= 1; got {batch_size!r}.")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be None or an int >= 1; got {batch_size!r}.")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
     onnx = _require_onnx()
 
-    graph, outputs, strings = _graph(estimator)
+    tdtype = torch.float64 if dtype == "float64" else torch.float32
+    graph, outputs, strings = _graph(estimator, tdtype)
     sample = _sample_shape(estimator)
-    example = torch.zeros(
-        batch_size or 2, *sample, dtype=estimator._torch_dtype()
-    )  # two rows, so no size-1 axis is mistaken for a constant
+    # Two rows, so no size-1 axis is mistaken for a constant.
+    example = torch.zeros(batch_size or 2, *sample, dtype=tdtype)
     seq = _is_sequence_model(estimator)
     axes = {} if batch_size is not None else {0: "batch"}
     if seq:

@@ -169,6 +169,25 @@ def test_dynamo_exporter(table, tmp_path):
     _check_classifier(_session(clf, tmp_path, dynamo=True), clf, X)
 
 
+def test_float64_networks(tmp_path):
+    """Networks fitted in float64 export in float32 by default (ONNX Runtime has no
+    double Conv / GRU kernels on CPU), or in float64 on request."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6, 2))
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    rnn = RNNClassifier(hidden_size=4, batch_size=8, dtype="float64", **FAST).fit(X, y)
+    _check_classifier(_session(rnn, tmp_path), rnn, X.astype(np.float32))
+    Xc = X.transpose(0, 2, 1)
+    cnn = CNNClassifier(channels=(4,), input_shape=(2, 6), dtype="float64", **FAST)
+    cnn.fit(Xc, y)
+    _check_classifier(_session(cnn, tmp_path), cnn, Xc.astype(np.float32))
+    reg = MLPRegressor((4,), dtype="float64", **FAST).fit(X.reshape(40, -1), y * 50.0)
+    sess = _session(reg, tmp_path, dtype="float64")
+    assert sess.get_inputs()[0].type == "tensor(double)"
+    (pred,) = sess.run(None, {"X": X.reshape(40, -1)})
+    np.testing.assert_allclose(pred, reg.predict(X.reshape(40, -1)), rtol=1e-12)
+
+
 class _Residual(torch.nn.Module):
     def __init__(self, n_features_in, n_outputs):
         super().__init__()
@@ -213,6 +232,8 @@ def test_errors(table, tmp_path):
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="batch_size"):
             export_onnx(clf, tmp_path / "m.onnx", batch_size=bad)
+    with pytest.raises(ValueError, match="dtype"):
+        export_onnx(clf, tmp_path / "m.onnx", dtype="float16")
 
 
 def test_estimator_unchanged_and_metadata(table, tmp_path):
