@@ -1,0 +1,258 @@
+"""Generated bad inputs and corrupted files: only ValueError / TypeError come out.
+
+Hypothesis throws generated data at ``fit`` / ``predict`` of every estimator family and
+corrupted model files and checkpoints at ``load`` / resume. Whatever it finds, a user
+must get a clear ``ValueError`` or ``TypeError`` (or a clean fit and finite
+predictions), never a raw torch error, a crash or a NaN. The runs are derandomised
+(the same examples on every run) and bounded in number.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis", reason="the fuzz tests need hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import sknn  # noqa: E402
+from sknn import (  # noqa: E402
+    CNNClassifier,
+    MLPClassifier,
+    MLPRegressor,
+    NeuralNetRegressor,
+    RNNClassifier,
+)
+from sknn.callbacks import Checkpoint  # noqa: E402
+
+CLEAN = (ValueError, TypeError)
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+TINY = dict(max_iter=2, random_state=0, device="cpu")
+
+ESTIMATORS = {
+    "mlp-clf": lambda: MLPClassifier((3,), **TINY),
+    "mlp-reg": lambda: MLPRegressor((3,), **TINY),
+    "mlp-bn": lambda: MLPClassifier((3,), batch_norm=True, **TINY),
+    "cnn": lambda: CNNClassifier(
+        channels=(2,), kernel_size=2, hidden_layer_sizes=(4,), **TINY
+    ),
+    "rnn": lambda: RNNClassifier(hidden_size=3, **TINY),
+    "net-reg": lambda: NeuralNetRegressor(**TINY),
+}
+
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from([0.0, -0.0, 1e39, -1e39, 3.4e38, 1e-45, 1e300]),
+)
+
+
+@st.composite
+def inputs(draw, family: str):
+    """X of a plausible or broken shape and dtype, and y of some kind."""
+    n = draw(st.integers(0, 6))
+    if family == "cnn":
+        shape = (n, draw(st.integers(0, 3)), draw(st.integers(0, 5)))
+    elif family == "rnn":
+        shape = (n, draw(st.integers(0, 4)), draw(st.integers(0, 3)))
+    else:
+        shape = (n, draw(st.integers(0, 4)))
+    if draw(st.booleans()) and n:  # sometimes the wrong number of dimensions
+        shape = shape[: draw(st.integers(1, len(shape)))]
+    size = int(np.prod(shape))
+    kind = draw(st.sampled_from(["float64", "float32", "int", "object", "str"]))
+    if kind == "str":
+        X = np.array(draw(st.lists(st.text(max_size=3), min_size=size, max_size=size)))
+    else:
+        vals = draw(st.lists(FLOATS, min_size=size, max_size=size))
+        X = np.array(vals, dtype=np.float64)
+        if kind == "int":
+            X = np.nan_to_num(X, nan=0, posinf=5, neginf=-5).clip(-9, 9).astype(int)
+        elif kind != "float64":
+            with np.errstate(over="ignore"):
+                X = X.astype(kind)
+    X = X.reshape(shape)
+    y_kind = draw(
+        st.sampled_from(["labels", "one", "floats", "str", "wrong-len", "2d"])
+    )
+    if y_kind == "labels":
+        y = np.arange(n) % 2
+    elif y_kind == "one":
+        y = np.zeros(n, dtype=int)
+    elif y_kind == "floats":
+        y = np.array(draw(st.lists(FLOATS, min_size=n, max_size=n)), dtype=float)
+    elif y_kind == "str":
+        y = np.array(["a", "b"] * n)[:n]
+    elif y_kind == "wrong-len":
+        y = np.arange(n + 1) % 2
+    else:
+        y = (np.arange(2 * n).reshape(n, 2) % 2).astype(float)
+    return X, y
+
+
+def _predicts_cleanly(est, X) -> None:
+    try:
+        out = est.predict(X)
+    except CLEAN:
+        return
+    out = np.asarray(out)
+    if out.dtype.kind == "f":
+        assert np.isfinite(out).all(), "finite input gave non-finite predictions"
+
+
+@pytest.mark.parametrize("family", list(ESTIMATORS))
+def test_fit_and_predict_raise_only_clear_errors(family):
+    @FUZZ
+    @given(data=inputs(family))
+    def check(data):
+        X, y = data
+        est = ESTIMATORS[family]()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                est.fit(X, y)
+            except CLEAN:
+                return
+            finite = (
+                X.dtype.kind in "fiu" and np.isfinite(X.astype(float)).all()
+            ) or X.dtype.kind not in "fiu"
+            if finite:
+                _predicts_cleanly(est, X)
+
+    check()
+
+
+# ---------------------------------------------------------------- corrupted files
+@pytest.fixture(scope="module")
+def saved(iris, tmp_path_factory):
+    X, y = iris
+    path = tmp_path_factory.mktemp("fuzz") / "m.sknn"
+    sknn.save(MLPClassifier((4,), **TINY).fit(X, y), path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    return X, members
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+TAGS = ["__ndarray__", "__tuple__", "__dict__", "__type__", "__object__", "__callback__",
+        "__history__", "__trainstate__", "__npscalar__", "dtype", "shape", "state"]  # fmt: skip
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["<f8", "S800000000", "O", "os", "system", "torch.nn", "ReLU"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(TAGS) | st.text(max_size=4), children, max_size=3
+        )
+    ),
+    max_leaves=12,
+)
+
+
+def _load_and_use(path, X) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            est = sknn.load(path)
+        except CLEAN:
+            return
+        if getattr(est, "module_", None) is not None:
+            _predicts_cleanly(est, X)
+
+
+def test_corrupted_metadata_raises_only_clear_errors(saved, tmp_path):
+    X, members = saved
+    meta = json.loads(members["meta.json"])
+    paths = [p for p in _paths(meta) if p]
+
+    @FUZZ
+    @given(where=st.sampled_from(paths), value=JSON)
+    def check(where, value):
+        edited = json.loads(members["meta.json"])
+        node = edited
+        for key in where[:-1]:
+            node = node[key]
+        node[where[-1]] = value
+        path = tmp_path / "m.sknn"
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, blob in members.items():
+                zf.writestr(name, json.dumps(edited) if name == "meta.json" else blob)
+        _load_and_use(path, X)
+
+    check()
+
+
+def test_flipped_bytes_raise_only_clear_errors(saved, tmp_path):
+    X, members = saved
+    path = tmp_path / "good.sknn"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    raw = path.read_bytes()
+
+    @FUZZ
+    @given(
+        flips=st.lists(
+            st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    def check(flips):
+        data = bytearray(raw)
+        for pos, mask in flips:
+            data[pos] ^= mask
+        bad = tmp_path / "bad.sknn"
+        bad.write_bytes(bytes(data))
+        _load_and_use(bad, X)
+
+    check()
+
+
+def test_corrupted_checkpoints_never_resume(iris, tmp_path):
+    X, y = iris
+    path = tmp_path / "run.ckpt"
+    MLPClassifier((4,), **TINY, callbacks=[Checkpoint(path)]).fit(X, y)
+    raw = path.read_bytes()
+
+    @settings(FUZZ, max_examples=25)
+    @given(
+        pos=st.integers(0, len(raw) - 1),
+        mask=st.integers(1, 255),
+        cut=st.booleans(),
+    )
+    def check(pos, mask, cut):
+        data = bytearray(raw)
+        data[pos] ^= mask
+        bad = tmp_path / "bad.ckpt"
+        bad.write_bytes(bytes(data[:pos]) if cut else bytes(data))
+        est = MLPClassifier(
+            (4,), **dict(TINY, max_iter=4), callbacks=[Checkpoint(bad, resume=True)]
+        )
+        with pytest.raises(CLEAN):
+            est.fit(X, y)
+
+    check()
