@@ -35,10 +35,14 @@ def softmax_cross_entropy(out, y, w):
 
 
 def binary_cross_entropy(out, y, w):
-    """Binary (one logit) or multilabel log-loss; ``y`` is 0/1 (indices or floats)."""
+    """Binary (one logit) or multilabel log-loss; ``y`` is 0/1 (indices or floats).
+
+    Summed over the labels of a multilabel target and averaged over samples, as in
+    scikit-learn's MLP (its ``loss_`` and its gradient scale).
+    """
     target = y.to(out.dtype).reshape(out.shape)
     per = F.binary_cross_entropy_with_logits(out, target, reduction="none")
-    return weighted_mean(per.mean(dim=1), w)
+    return weighted_mean(per.sum(dim=1), w)
 
 
 def half_squared_error(out, y, w):
