@@ -251,3 +251,11 @@ def test_estimator_unchanged_and_metadata(table, tmp_path):
     meta = {p.key: p.value for p in onnx.load(tmp_path / "model.onnx").metadata_props}
     assert meta["estimator"] == "MLPClassifier"
     assert meta["classes"] == "[0, 1, 2]"
+
+
+@pytest.mark.cuda
+def test_cuda_model_exports_on_the_cpu(table, tmp_path):
+    X, y = table
+    clf = MLPClassifier((8,), device="cuda", **FAST).fit(X, y)
+    _check_classifier(_session(clf, tmp_path), clf, X)
+    assert next(clf.module_.parameters()).is_cuda  # the estimator's module stays
