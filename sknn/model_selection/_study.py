@@ -5,6 +5,11 @@ Opening the storage and the study, and the workers that share a study's
 machines calling ``fit`` on the same storage. Every worker asks the study for trials
 until it holds ``n_trials`` finished ones; trials of a dead worker are failed and
 retried through the storage's heartbeat.
+
+Workers may start at the same moment on a storage that does not exist yet: the
+database's schema and the study are then created under a lock file beside an SQLite
+file, and on other databases the set-up is retried when another worker's
+concurrent set-up made it fail.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ import contextlib
 import copy
 import logging
 import os
+import random
 import tempfile
 import threading
 import time
 import warnings
 
+import filelock
 import optuna
+import sqlalchemy
 from joblib import Parallel, delayed
 from optuna.storages import BaseStorage
 from optuna.storages.journal import JournalFileOpenLock
@@ -34,6 +42,16 @@ from sknn.utils._compat import joblib_uses_local_processes
 SURPLUS_ATTR = "sknn:surplus"
 _POLL_S = 0.5
 _WAIT = object()  # _next_trial: other workers hold the last trials
+# Storage set-up that failed because another worker set the same storage up at the
+# same time: a table, type or version row created by both (SQLite, PostgreSQL, MySQL).
+_SETUP_RACE = (
+    "already exists",
+    "unique constraint",
+    "duplicate key",
+    "duplicate entry",
+    "database is locked",
+)
+_SETUP_TRIES = 6
 
 
 class StudyWorkersMixin:
@@ -46,20 +64,7 @@ class StudyWorkersMixin:
         storage = os.fspath(storage)
         try:
             if "://" in storage:
-                with warnings.catch_warnings():
-                    warnings.simplefilter(
-                        "ignore", optuna.exceptions.ExperimentalWarning
-                    )
-                    return optuna.storages.RDBStorage(
-                        storage,
-                        heartbeat_interval=self.heartbeat_interval,
-                        grace_period=self.grace_period,
-                        heartbeat_stale_trial_callback=(
-                            optuna.storages.RetryHeartbeatStaleTrialCallback(
-                                max_retry=self.max_retry
-                            )
-                        ),
-                    )
+                return _retry_setup(self._rdb_storage, storage)
             folder = os.path.dirname(os.path.abspath(storage))
             if not os.path.isdir(folder):
                 raise FileNotFoundError(f"no folder {folder!r}")
@@ -72,7 +77,27 @@ class StudyWorkersMixin:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
 
+    def _rdb_storage(self, url: str) -> optuna.storages.RDBStorage:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=self.heartbeat_interval,
+                grace_period=self.grace_period,
+                heartbeat_stale_trial_callback=(
+                    optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=self.max_retry
+                    )
+                ),
+            )
+
     def _make_study(self) -> optuna.Study:
+        # Storage set-up and study creation under one lock: workers that start
+        # together on a fresh SQLite file would otherwise both create its tables.
+        with _setup_lock(self.storage):
+            return self._create_study()
+
+    def _create_study(self) -> optuna.Study:
         storage = self._open_storage()
         sampler = copy.deepcopy(self.sampler)
         if sampler is None:
@@ -84,7 +109,8 @@ class StudyWorkersMixin:
         if pruner is None:
             pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
         try:
-            study = optuna.create_study(
+            study = _retry_setup(
+                optuna.create_study,
                 storage=storage,
                 sampler=sampler,
                 pruner=pruner,
@@ -250,6 +276,76 @@ class StudyWorkersMixin:
             for t in study.get_trials(deepcopy=False)
         )
         return live >= self.n_trials
+
+
+def _sqlite_file(storage) -> str | None:
+    """The database file of an SQLite URL, or ``None`` (another storage, an
+    in-memory database, a URI filename)."""
+    if storage is None or isinstance(storage, BaseStorage):
+        return None
+    storage = os.fspath(storage)
+    if "://" not in storage:
+        return None
+    try:
+        url = sqlalchemy.engine.make_url(storage)
+    except Exception:
+        return None  # the storage's own error comes from _open_storage
+    database = url.database
+    if (
+        url.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or url.query.get("uri")
+    ):
+        return None
+    return os.path.abspath(database)
+
+
+@contextlib.contextmanager
+def _setup_lock(storage):
+    """Hold a lock file beside an SQLite database (the system releases it if the
+    process dies); no lock for other storages, nor where the file cannot be made
+    (the set-up's retries still apply)."""
+    path = _sqlite_file(storage)
+    lock = None
+    if path is not None and os.path.isdir(os.path.dirname(path)):
+        lock = filelock.FileLock(path + ".lock")
+        try:
+            lock.acquire()
+        except OSError:
+            lock = None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _retry_setup(func, *args, **kwargs):
+    """``func(*args, **kwargs)``, tried again when it failed because another
+    worker was setting the same storage up at the same moment (tables, types or
+    version rows created twice): the second try finds them made."""
+    for attempt in range(_SETUP_TRIES):
+        try:
+            return func(*args, **kwargs)
+        except (
+            sqlalchemy.exc.SQLAlchemyError,
+            optuna.exceptions.StorageInternalError,
+        ) as exc:
+            if attempt == _SETUP_TRIES - 1 or not _is_setup_race(exc):
+                raise
+        time.sleep(0.05 * 2**attempt * (1 + random.Random().random()))
+
+
+def _is_setup_race(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
+            # The database's own message (not the SQL statement that failed).
+            text = str(getattr(exc, "orig", None) or exc).lower()
+            return any(marker in text for marker in _SETUP_RACE)
+        exc = exc.__cause__
+    return False
 
 
 class ClaimLock:
