@@ -252,6 +252,44 @@ def check_optimizer_state(state: Any, what: str) -> dict:
     return state
 
 
+def load_optimizer_into(
+    optimizer: torch.optim.Optimizer, state: dict, what: str
+) -> None:
+    """``optimizer.load_state_dict(state)``, refusing a state that does not fit it.
+
+    Per-weight tensors must have their weight's shape (L-BFGS keeps other ones) and
+    each group every hyper-parameter the optimiser needs, so that no later step fails
+    with a torch error.
+    """
+    try:
+        optimizer.load_state_dict(state)
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ValueError(
+            f"{what} holds an optimizer state that does not fit this network "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
+    for group in optimizer.param_groups:
+        missing = set(optimizer.defaults) - set(group)
+        if missing:
+            raise ValueError(
+                f"{what} holds an optimizer state without {sorted(missing)}."
+            )
+    if isinstance(optimizer, torch.optim.LBFGS):
+        return
+    for param, per_param in optimizer.state.items():
+        for key, value in per_param.items():
+            if (
+                isinstance(value, torch.Tensor)
+                and value.dim() > 0
+                and value.shape != param.shape
+            ):
+                raise ValueError(
+                    f"{what} holds an optimizer state ({key!r} of shape "
+                    f"{tuple(value.shape)}) that does not fit a weight of shape "
+                    f"{tuple(param.shape)}."
+                )
+
+
 def load_optimizer_state(blob: bytes, name: str) -> dict:
     """Read an optimiser state stored in a model file."""
     what = f"The optimizer state in {name!r}"
@@ -263,6 +301,7 @@ __all__ = [
     "MAX_META_BYTES",
     "Archive",
     "check_optimizer_state",
+    "load_optimizer_into",
     "load_optimizer_state",
     "load_weights",
     "safetensors_header",

@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sknn._archive import load_optimizer_into
 from sknn.callbacks.base import Callback
 from sknn.data.split import validation_split
 from sknn.finetune import FineTuneMixin
@@ -312,7 +313,9 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
                 max_fun=self.max_fun,
             )
             if incremental and getattr(self, "_optimizer_state", None) is not None:
-                optimizer.load_state_dict(self._optimizer_state)
+                load_optimizer_into(
+                    optimizer, self._optimizer_state, "The saved estimator"
+                )
         self._optimizer_state = None
 
         monitor = (

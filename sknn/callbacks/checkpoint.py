@@ -10,7 +10,11 @@ import os
 
 import torch
 
-from sknn._archive import check_optimizer_state, torch_load_bytes
+from sknn._archive import (
+    check_optimizer_state,
+    load_optimizer_into,
+    torch_load_bytes,
+)
 from sknn.callbacks.base import Callback
 from sknn.utils._files import atomic_write
 
@@ -186,24 +190,6 @@ def _apply(path, what: str, setter, value) -> None:
         ) from exc
 
 
-def _check_optimizer_fits(path, optimizer: torch.optim.Optimizer) -> None:
-    """Per-weight optimiser tensors must have their weight's shape (not L-BFGS's)."""
-    if isinstance(optimizer, torch.optim.LBFGS):
-        return
-    for param, per_param in optimizer.state.items():
-        for key, value in per_param.items():
-            if (
-                isinstance(value, torch.Tensor)
-                and value.dim() > 0
-                and value.shape != param.shape
-            ):
-                raise ValueError(
-                    f"The checkpoint {os.fspath(path)!r} holds an optimizer state "
-                    f"({key!r} of shape {tuple(value.shape)}) that does not fit a "
-                    f"weight of shape {tuple(param.shape)}."
-                )
-
-
 class Checkpoint(Callback):
     """Save the training state every few epochs and / or when a metric improves.
 
@@ -343,13 +329,8 @@ class Checkpoint(Callback):
         ckpt, self._pending = self._pending, None
         if ckpt is None:
             return
-        _apply(
-            self.path,
-            "optimizer state",
-            trainer.optimizer.load_state_dict,
-            ckpt["optimizer"],
-        )
-        _check_optimizer_fits(self.path, trainer.optimizer)
+        where = f"The checkpoint {os.fspath(self.path)!r}"
+        load_optimizer_into(trainer.optimizer, ckpt["optimizer"], where)
         for cb, saved in zip(trainer.callbacks, ckpt["callbacks"]):
             if (
                 isinstance(saved, (list, tuple))
