@@ -85,7 +85,12 @@ def _smooth(losses: np.ndarray, beta: float) -> np.ndarray:
     so a blow-up at the end cannot leak backwards into the valley before it."""
     head = losses[: max(1, len(losses) // 10)]
     clipped = np.minimum(losses, np.median(head))
-    return (_ema(clipped, beta) + _ema(clipped[::-1], beta)[::-1]) / 2
+    # A running median first: one lucky batch amid unstable ones is no valley.
+    k = max(2, len(losses) // 25)
+    padded = np.pad(clipped, k, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1)
+    median = np.median(windows, axis=1)
+    return (_ema(median, beta) + _ema(median[::-1], beta)[::-1]) / 2
 
 
 def _steepest(lrs: np.ndarray, smoothed: np.ndarray) -> float:
