@@ -362,6 +362,32 @@ def test_absurd_architecture_is_refused_without_allocating(clf_file, tmp_path, e
     _with_meta(clf_file, bad, edit)
     with pytest.raises(ValueError):
         sknn.load(bad)
+    # torch's allocations escape tracemalloc: measure the peak resident memory of a
+    # fresh process instead (a network of these sizes would need terabytes).
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    assert out[0] == "ValueError"
+    grown_kib = int(out[2]) - int(out[1])
+    assert grown_kib < 64 * 1024, f"load grew the peak RSS by {grown_kib} KiB"
+
+
+_RSS_PROBE = """
+import resource, sys, warnings
+import sknn
+warnings.simplefilter("ignore")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    sknn.load(sys.argv[1])
+    outcome = "loaded"
+except ValueError:
+    outcome = "ValueError"
+print(outcome, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
 
 
 @pytest.mark.parametrize("depth", [100, 200_000])
