@@ -6,6 +6,7 @@ import gzip
 
 import numpy as np
 import pytest
+from _services import service_missing
 
 from sknn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 from sknn.datasets._fashion_mnist import DEBIAN_PATH
@@ -63,11 +64,11 @@ def test_mismatched_files_are_rejected(fake_files):
         load_fashion_mnist(folder)
 
 
-@pytest.mark.skipif(
-    not (DEBIAN_PATH / "train-images-idx3-ubyte.gz").exists(),
-    reason="Fashion-MNIST files absent (Debian package dataset-fashion-mnist)",
-)
 def test_installed_fashion_mnist():
+    if not (DEBIAN_PATH / "train-images-idx3-ubyte.gz").exists():
+        service_missing(
+            "Fashion-MNIST files absent (Debian package dataset-fashion-mnist)"
+        )
     X_train, X_test, y_train, y_test = load_fashion_mnist(return_X_y=True)
     assert X_train.shape == (60000, 28, 28) and X_test.shape == (10000, 28, 28)
     assert np.bincount(y_train).tolist() == [6000] * 10

@@ -315,3 +315,21 @@ def test_grid_search_on_dask_cluster_matches_default_backend():
         assert len(client.scheduler_info()["workers"]) == 2
     for key in ("split0_test_score", "split1_test_score", "rank_test_score"):
         np.testing.assert_allclose(remote[key], local[key])
+
+
+def test_a_missing_service_skips_here_and_fails_in_ci(monkeypatch):
+    monkeypatch.delenv("SKNN_TEST_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="SKNN_TEST_POSTGRES_URL"):
+        postgres_url()
+    with pytest.raises(pytest.skip.Exception, match="needs no_such_package"):
+        require_module("no_such_package", "needs no_such_package")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        postgres_url()
+    with pytest.raises(pytest.fail.Exception, match="needs no_such_package"):
+        require_module("no_such_package", "needs no_such_package")
+    unreachable = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
+    monkeypatch.setenv("SKNN_TEST_POSTGRES_URL", unreachable)
+    with pytest.raises(pytest.fail.Exception, match="unreachable"):
+        postgres_url()
