@@ -158,4 +158,3 @@ def test_fashion_mnist_subset():
     clf = CNNClassifier(channels=(16, 32), max_iter=5, random_state=0, device="cpu")
     clf.fit(Xtr, ytr)  # uint8 images as they come
     assert clf.score(X_test[:1000], y_test[:1000]) >= 0.8
-
