@@ -35,6 +35,39 @@ def _require_onnx():
     return onnx
 
 
+class _Prepare(nn.Module):
+    """What ``predict`` does to the input before the network: the cast to the
+    network's precision (``uint8`` divided by 255 where the estimator does it) and
+    the reshape of each sample to the network's layout."""
+
+    def __init__(self, dtype: torch.dtype, scale_uint8: bool, shape) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.scale_uint8 = scale_uint8
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.uint8 and self.scale_uint8:
+            x = x.to(self.dtype) / 255
+        elif x.dtype != self.dtype:
+            x = x.to(self.dtype)
+        if self.shape is not None:
+            x = x.reshape(x.shape[0], *self.shape)
+        return x
+
+
+class _Served(nn.Module):
+    """Input preparation, then the network and its output decoding."""
+
+    def __init__(self, prepare: _Prepare, graph: nn.Module) -> None:
+        super().__init__()
+        self.prepare = prepare
+        self.head = graph  # not "graph": torch.export's GraphModule has one
+
+    def forward(self, x: torch.Tensor):
+        return self.head(self.prepare(x))
+
+
 class _ClassifierGraph(nn.Module):
     """The network, then probabilities and label indices (or labels)."""
 
@@ -138,11 +171,48 @@ def _is_sequence_model(estimator) -> bool:
     return "n_step_features" in getattr(estimator, "_meta_", {})
 
 
+def _scales_uint8(estimator) -> bool:
+    """Whether ``predict`` divides ``uint8`` input by 255 (images and sequences)."""
+    from sknn.estimators.cnn import _CNNMixin
+    from sknn.estimators.rnn import _RNNMixin
+
+    return isinstance(estimator, (_CNNMixin, _RNNMixin))
+
+
+_INPUT_DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "uint8": torch.uint8,
+}
+
+
+def _input_spec(estimator, input_shape, seq: bool):
+    """The graph's input sample shape and the reshape to the network's, if any."""
+    sample = _sample_shape(estimator)
+    if input_shape is None:
+        return sample, None
+    try:
+        given = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        given = ()
+    size, want = int(np.prod(given)) if given else 0, int(np.prod(sample))
+    if not given or min(given) < 1 or (size % sample[-1] if seq else size != want):
+        raise ValueError(
+            f"input_shape must be a tuple of positive sizes holding one sample of "
+            f"{type(estimator).__name__} ({want} values"
+            + (f", a multiple of {sample[-1]} features per step" if seq else "")
+            + f", read in C order as {sample}); got {input_shape!r}."
+        )
+    return given, ((-1, sample[-1]) if seq else sample)
+
+
 def export_onnx(
     estimator,
     path: str | os.PathLike,
     *,
     batch_size: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    input_dtype: str | None = None,
     dtype: str = "float32",
     opset: int | None = None,
     dynamo: bool = False,
@@ -153,12 +223,14 @@ def export_onnx(
     (and :meth:`predict_proba`) return, so a serving process needs ONNX Runtime
     only, neither torch nor sknn.
 
-    * **Input** ``"X"``: ``float32`` (or ``dtype``) in the network's layout:
+    * **Input** ``"X"``: by default ``float32`` in the network's layout:
       ``(n, n_features)`` for the MLP and :class:`~sknn.NeuralNetClassifier` on
       tables, ``(n, C, H, W)`` or ``(n, C, T)`` for the CNN (its ``input_shape_``),
-      ``(n, T, F)`` for the RNN, whose time axis ``T`` is dynamic. sknn's estimators
-      do not scale their inputs, except that ``uint8`` images and sequences are
-      divided by 255 in ``predict``: do the same before calling the graph.
+      ``(n, T, F)`` for the RNN, whose time axis ``T`` is dynamic. ``input_shape``
+      and ``input_dtype`` make the graph do what ``predict`` does to other inputs:
+      reshape each sample (tables of images or sequences, ``(n, H, W)``
+      one-channel images), cast, and divide ``uint8`` images and sequences by 255
+      (sknn's estimators scale their inputs in no other way).
     * **Classifiers** output ``"label"``, the original class labels (``int64`` for
       integer labels, ``float64`` for float labels, ``bool`` for booleans and strings
       for string labels, through an ONNX-ML ``LabelEncoder`` node; a 0/1 ``int64``
@@ -182,6 +254,16 @@ def export_onnx(
     batch_size : int or None, default=None
         ``None`` leaves the batch axis dynamic (any number of rows); an int fixes it,
         which some accelerators' runtimes prefer.
+    input_shape : tuple of int or None, default=None
+        Shape of one sample as the graph receives it, reshaped (C order) to the
+        network's, e.g. ``(8, 8)`` for one-channel images or ``(64,)`` for their
+        flattened table. For an RNN the values are read as steps of ``F`` features
+        (``(T,)`` for univariate tables) and the length is fixed. ``None`` is the
+        network's own layout.
+    input_dtype : {"float32", "float64", "uint8"} or None, default=None
+        Element type of the graph's input, cast to ``dtype`` inside the graph;
+        ``"uint8"`` input is divided by 255 for the CNN and RNN, as ``predict``
+        does. ``None`` is ``dtype``.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the graph's weights, input and float outputs. A network fitted
         in float64 is exported in float32 by default, since ONNX Runtime's CPU
@@ -244,16 +326,24 @@ def export_onnx(
         raise ValueError(f"batch_size must be None or an int >= 1; got {batch_size!r}.")
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
+    if input_dtype is not None and input_dtype not in _INPUT_DTYPES:
+        raise ValueError(
+            f"input_dtype must be None or one of {sorted(_INPUT_DTYPES)}; got "
+            f"{input_dtype!r}."
+        )
     onnx = _require_onnx()
 
-    tdtype = torch.float64 if dtype == "float64" else torch.float32
-    graph, outputs, strings = _graph(estimator, tdtype)
-    sample = _sample_shape(estimator)
-    # Two rows, so no size-1 axis is mistaken for a constant.
-    example = torch.zeros(batch_size or 2, *sample, dtype=tdtype)
+    tdtype = _INPUT_DTYPES[dtype]
     seq = _is_sequence_model(estimator)
+    sample, reshape = _input_spec(estimator, input_shape, seq)
+    graph, outputs, strings = _graph(estimator, tdtype)
+    graph = _Served(_Prepare(tdtype, _scales_uint8(estimator), reshape), graph)
+    # Two rows, so no size-1 axis is mistaken for a constant.
+    example = torch.zeros(
+        batch_size or 2, *sample, dtype=_INPUT_DTYPES[input_dtype or dtype]
+    )
     axes = {} if batch_size is not None else {0: "batch"}
-    if seq:
+    if seq and input_shape is None:
         axes[1] = "time"
     name = type(estimator.module_).__name__
     try:
@@ -268,7 +358,7 @@ def export_onnx(
         ) from exc
     if strings is not None:
         _decode_strings(onnx, proto, strings)
-    _add_metadata(proto, estimator, sample, seq)
+    _add_metadata(proto, estimator, sample, seq and input_shape is None)
     onnx.checker.check_model(proto)
     path = os.fspath(path)
     onnx.save(proto, path)

@@ -149,6 +149,38 @@ def test_rnn_ragged_sequences_one_at_a_time(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
+def test_input_preparation_in_the_graph(tmp_path):
+    """uint8 images divided by 255, other dtypes cast, samples reshaped: the graph
+    takes what predict takes."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    images = (X[:120] * 16).astype(np.uint8).reshape(-1, 8, 8)  # (n, H, W) uint8
+    y = y[:120]
+    cnn = CNNClassifier(channels=(4,), **FAST).fit(images, y)
+    sess = _session(cnn, tmp_path, input_shape=(8, 8), input_dtype="uint8")
+    assert sess.get_inputs()[0].type == "tensor(uint8)"
+    _check_classifier(sess, cnn, images)
+    # Without the division the graph would differ from predict.
+    raw = _session(cnn, tmp_path, input_shape=(8, 8))
+    proba = raw.run(None, {"X": images[:37].astype(np.float32)})[1]
+    assert not np.allclose(proba, cnn.predict_proba(images[:37]), atol=1e-3)
+
+    # An RNN fitted on a float64 table of univariate sequences (n, T).
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(50, 7))
+    target = table.sum(axis=1) * 3
+    rnn = RNNRegressor(hidden_size=4, batch_size=8, dtype="float32", **FAST)
+    rnn.fit(table, target)
+    sess = _session(rnn, tmp_path, input_shape=(7,), input_dtype="float64")
+    assert sess.get_inputs()[0].shape == ["batch", 7]
+    _check_regressor(sess, rnn, table)
+
+    # An MLP served float64 rows.
+    mlp = MLPRegressor((4,), dtype="float32", **FAST).fit(table, target)
+    _check_regressor(_session(mlp, tmp_path, input_dtype="float64"), mlp, table)
+
+
 def test_fixed_batch_size(table, tmp_path):
     X, y = table
     clf = MLPClassifier((8,), **FAST).fit(X, y)
@@ -234,6 +266,11 @@ def test_errors(table, tmp_path):
             export_onnx(clf, tmp_path / "m.onnx", batch_size=bad)
     with pytest.raises(ValueError, match="dtype"):
         export_onnx(clf, tmp_path / "m.onnx", dtype="float16")
+    with pytest.raises(ValueError, match="input_dtype"):
+        export_onnx(clf, tmp_path / "m.onnx", input_dtype="int8")
+    for bad in ((6,), (0, 5), "five", (5, 2)):
+        with pytest.raises(ValueError, match="input_shape"):
+            export_onnx(clf, tmp_path / "m.onnx", input_shape=bad)
 
 
 def test_estimator_unchanged_and_metadata(table, tmp_path):
