@@ -89,12 +89,15 @@ def _metrics(record: dict) -> dict[str, float]:
 
 def _finished_copy(estimator, trainer):
     """A shallow copy of ``estimator`` with the fitted attributes the fit sets just
-    after ``on_train_end`` (so the logged model is the one ``fit`` returns)."""
+    after ``on_train_end`` (so the logged model is the one ``fit`` returns). Neither
+    the estimator nor the trainer's state is changed: both are copies."""
     est = copy.copy(estimator)
+    run = copy.copy(trainer)
+    run.state = copy.deepcopy(trainer.state)
     early = bool(getattr(estimator, "early_stopping", False)) and (
         getattr(trainer, "_valid", None) is not None
     )
-    est._set_fitted_attributes(trainer, early_stopping=early)
+    est._set_fitted_attributes(run, early_stopping=early)
     return est
 
 
