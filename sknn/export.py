@@ -216,6 +216,7 @@ def export_onnx(
     dtype: str = "float32",
     opset: int | None = None,
     dynamo: bool = False,
+    verify: bool = True,
 ) -> str:
     """Export a fitted sknn estimator, with its output decoding, to an ONNX file.
 
@@ -277,6 +278,13 @@ def export_onnx(
         exports sknn's recurrent networks in a fraction of a second with a dynamic
         time axis; the ``torch.export``-based one took 10-35 s for them and fixed the
         time axis (torch 2.13).
+    verify : bool, default=True
+        Run the exported graph in ONNX Runtime (when installed) on a random batch
+        of another size (and, for an RNN, another length) than the one traced, and
+        compare its float outputs with the network's. This catches modules whose
+        Python control flow depends on their input's values or shape, which tracing
+        silently fixes, and graphs ONNX Runtime cannot run; either raises a
+        ``ValueError``. ``False`` skips the check (for other runtimes).
 
     Returns
     -------
@@ -288,7 +296,8 @@ def export_onnx(
     ImportError
         When the ``onnx`` package is missing (``pip install 'sknn[onnx]'``).
     ValueError
-        When the module cannot be exported or the labels have no ONNX type.
+        When the module cannot be exported, the labels have no ONNX type, or the
+        exported graph fails the ``verify`` check.
 
     Examples
     --------
@@ -337,7 +346,8 @@ def export_onnx(
     seq = _is_sequence_model(estimator)
     sample, reshape = _input_spec(estimator, input_shape, seq)
     graph, outputs, strings = _graph(estimator, tdtype)
-    graph = _Served(_Prepare(tdtype, _scales_uint8(estimator), reshape), graph)
+    prepare = _Prepare(tdtype, _scales_uint8(estimator), reshape)
+    graph = _Served(prepare, graph).eval()
     # Two rows, so no size-1 axis is mistaken for a constant.
     example = torch.zeros(
         batch_size or 2, *sample, dtype=_INPUT_DTYPES[input_dtype or dtype]
@@ -360,9 +370,55 @@ def export_onnx(
         _decode_strings(onnx, proto, strings)
     _add_metadata(proto, estimator, sample, seq and input_shape is None)
     onnx.checker.check_model(proto)
+    if verify:
+        shape = (
+            (batch_size or 3, sample[0] + 1, *sample[1:])
+            if axes.get(1) == "time"
+            else (batch_size or 3, *sample)
+        )
+        _verify(proto, graph, shape, example.dtype, name)
     path = os.fspath(path)
     onnx.save(proto, path)
     return path
+
+
+def _verify(proto, graph: nn.Module, shape, dtype: torch.dtype, name: str) -> None:
+    """Compare the ONNX graph with the torch graph on a random batch."""
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover - depends on the environment
+        return
+    rng = np.random.default_rng(0)
+    if dtype == torch.uint8:
+        x = rng.integers(0, 256, size=shape).astype(np.uint8)
+    else:
+        x = rng.normal(size=shape).astype(torch.empty(0, dtype=dtype).numpy().dtype)
+    try:
+        session = ort.InferenceSession(
+            proto.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        got = session.run(None, {"X": x})
+    except Exception as exc:
+        raise ValueError(
+            f"ONNX Runtime cannot run the graph exported from {name}: "
+            f"{str(exc).strip()[:500]} (dtype='float32' is what its CPU kernels all "
+            "support; verify=False skips this check)."
+        ) from exc
+    with torch.no_grad():
+        want = graph(torch.as_tensor(x))
+    want = want if isinstance(want, tuple) else (want,)
+    for g, w in zip(got, want):
+        w = w.numpy()
+        if w.dtype.kind != "f":
+            continue  # labels follow from the scores compared here
+        tol = 1e-3 * max(1.0, float(np.abs(w).max(initial=0.0)))
+        if g.shape != w.shape or not np.allclose(g, w, rtol=1e-3, atol=tol):
+            raise ValueError(
+                f"The graph exported from {name} does not reproduce it on a batch of "
+                f"shape {shape}: the module's Python control flow may depend on its "
+                "input's values or shape, which tracing fixes. Make the forward pass "
+                "branch-free, or try dynamo=True."
+            )
 
 
 def _export(graph, example, outputs, axes, *, opset, dynamo):

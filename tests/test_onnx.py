@@ -245,6 +245,39 @@ class _Opaque(torch.nn.Module):
         return self.linear(torch.special.i0(x))  # aten::i0 has no ONNX op
 
 
+class _Branching(torch.nn.Module):
+    """Python control flow on the input's values: tracing keeps one branch."""
+
+    def __init__(self, n_features_in, n_outputs):
+        super().__init__()
+        self.a = torch.nn.Linear(n_features_in, n_outputs)
+        self.b = torch.nn.Linear(n_features_in, n_outputs)
+
+    def forward(self, x):
+        return self.a(x) if bool(x.abs().sum() > 0) else self.b(x)
+
+
+def test_traced_control_flow_is_caught(table, tmp_path):
+    X, y = table
+    clf = NeuralNetClassifier(_Branching, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="does not reproduce it"):
+        export_onnx(clf, tmp_path / "m.onnx")
+    # Unchecked, the file is written, and wrong: the traced zeros took branch b.
+    sess = ort.InferenceSession(export_onnx(clf, tmp_path / "m.onnx", verify=False))
+    proba = sess.run(None, {"X": X[:37]})[1]
+    assert not np.allclose(proba, clf.predict_proba(X[:37]), atol=1e-3)
+
+
+def test_graph_onnx_runtime_cannot_run_gets_a_clear_error(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6, 2)).astype(np.float32)
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    rnn = RNNClassifier(hidden_size=4, batch_size=8, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="ONNX Runtime cannot run"):
+        export_onnx(rnn, tmp_path / "m.onnx", dtype="float64")  # no double GRU
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_unexportable_module_gets_a_clear_error(table, tmp_path):
     X, y = table
     clf = NeuralNetClassifier(_Opaque, **FAST).fit(X, y)
