@@ -39,7 +39,7 @@ from sknn.training import (
     build_optimizer,
     predict_batched,
 )
-from sknn.training.engine import TrainState
+from sknn.training.engine import TrainState, warn_non_finite
 from sknn.training.optim import LRSchedule, split_decay_groups
 from sknn.utils.device import resolve_device
 from sknn.utils.random import RNGScope, draw_seed, torch_seed
@@ -408,11 +408,16 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             )
         elif trainer.stop_reason == "diverged":
             warnings.warn(
-                f"Training diverged: the loss became NaN or infinite in epoch "
-                f"{self.n_iter_ + 1}; the weights of the last finite epoch were kept. "
-                "Lower learning_rate_init or scale the inputs.",
+                f"Training diverged: the loss or the weights became NaN or infinite "
+                f"in epoch {self.n_iter_ + 1}; the last finite weights whose outputs "
+                "are finite were kept. Lower learning_rate_init or scale the inputs.",
                 ConvergenceWarning,
                 stacklevel=2,
+            )
+        elif trainer.stop_reason == "non-finite":  # no finite epoch to fall back on
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed."
             )
         elif not incremental and not trainer.stop_training:
             warnings.warn(
@@ -430,7 +435,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         data = TensorData(
             X, None, None, torch.device(self.device_), x_dtype=self._torch_dtype()
         )
-        return predict_batched(self.module_, data)
+        return warn_non_finite(predict_batched(self.module_, data))
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict[str, Any]:

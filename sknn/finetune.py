@@ -2,8 +2,9 @@
 
 Every sknn estimator inherits :class:`FineTuneMixin`, whose :meth:`~FineTuneMixin.
 fine_tune` keeps the learnt weights, replaces the output layer when the classes (or the
-number of outputs) differ, freezes the body and trains with its own number of epochs
-and learning rate, through the same engine as ``fit``.
+number of outputs) differ, freezes the body and trains through the same engine as
+``fit``: by default up to the estimator's ``max_iter`` epochs with its convergence rule,
+and, with a frozen body, ten times its learning rate.
 
 How the head and the blocks of a network are found (sknn's modules and users' own):
 
@@ -31,6 +32,9 @@ from sknn.utils.random import torch_seed
 
 #: Attribute names tried, in order, to find a module's output layer.
 HEAD_NAMES = ("output", "head", "fc", "classifier")
+
+#: ``fine_tune(freeze=True)``'s default learning rate is the estimator's times this.
+HEAD_LR_FACTOR = 10.0
 
 
 def find_head(module: nn.Module) -> tuple[str, nn.Linear]:
@@ -193,7 +197,7 @@ class FineTuneMixin:
         y,
         *,
         freeze: bool | int = True,
-        max_iter: int = 10,
+        max_iter: int | None = None,
         learning_rate_init: float | None = None,
         head: str = "auto",
         sample_weight=None,
@@ -220,10 +224,15 @@ class FineTuneMixin:
             ``True`` freezes everything but the head; an int ``N`` the first ``N``
             body blocks; ``False`` nothing (full fine-tuning). Parameters left
             unfrozen by this call become trainable again.
-        max_iter : int, default=10
-            Epochs of fine-tuning.
+        max_iter : int, default=None
+            Most epochs of fine-tuning; ``None`` uses the estimator's ``max_iter``.
+            Training stops earlier by the estimator's convergence rule (``tol``,
+            ``n_iter_no_change``, ``early_stopping``), as in ``fit``.
         learning_rate_init : float, default=None
-            Learning rate of the fine-tuning; ``None`` uses the estimator's.
+            Learning rate of the fine-tuning. ``None`` uses the estimator's, times
+            :data:`HEAD_LR_FACTOR` (10) with ``freeze=True``: a head on frozen
+            features is a linear model, which takes larger steps safely, and a small
+            new task gives few steps per epoch.
         head : {"auto", "new", "keep"}, default="auto"
             ``"auto"`` replaces the head when the classes or outputs differ,
             ``"new"`` always replaces it, ``"keep"`` never does (and raises when
@@ -245,8 +254,7 @@ class FineTuneMixin:
         >>> clf = MLPClassifier((32,), max_iter=30, random_state=0)
         >>> clf = clf.fit(X[y < 5], y[y < 5])
         >>> body = clf.module_.hidden[0][0].weight.clone()
-        >>> clf = clf.fine_tune(X[y >= 5], y[y >= 5], max_iter=20,
-        ...                     learning_rate_init=0.01)
+        >>> clf = clf.fine_tune(X[y >= 5], y[y >= 5])
         >>> clf.classes_.tolist()
         [5, 6, 7, 8, 9]
         >>> bool((clf.module_.hidden[0][0].weight == body).all())
@@ -261,12 +269,14 @@ class FineTuneMixin:
             raise ValueError(
                 f"freeze must be True, False or a non-negative int; got {freeze!r}."
             )
-        if (
+        if max_iter is not None and (
             not isinstance(max_iter, Integral)
             or isinstance(max_iter, bool)
             or (max_iter < 1)
         ):
-            raise ValueError(f"max_iter must be a positive int; got {max_iter!r}.")
+            raise ValueError(
+                f"max_iter must be a positive int or None; got {max_iter!r}."
+            )
         if learning_rate_init is not None and (
             not isinstance(learning_rate_init, Real) or learning_rate_init <= 0
         ):
@@ -293,13 +303,15 @@ class FineTuneMixin:
                 self._meta_["n_outputs"] = self._n_net_outputs()
             frozen.extend(freeze_body(self.module_, freeze))
 
+        if learning_rate_init is None:
+            factor = HEAD_LR_FACTOR if freeze is True else 1.0
+            learning_rate_init = self.learning_rate_init * factor
         overrides = {
             "new_head": new_head,
-            "max_iter": int(max_iter),
+            "max_iter": int(self.max_iter if max_iter is None else max_iter),
             "prepare": prepare,
+            "learning_rate_init": float(learning_rate_init),
         }
-        if learning_rate_init is not None:
-            overrides["learning_rate_init"] = float(learning_rate_init)
         run = self._setup_fit(X, y, sample_weight=sample_weight, fine_tune=overrides)
         run.trainer.callbacks.append(_FrozenNormEval(frozen))
         with run.rng:
@@ -312,4 +324,11 @@ class FineTuneMixin:
         return self
 
 
-__all__ = ["HEAD_NAMES", "FineTuneMixin", "body_blocks", "find_head", "replace_head"]
+__all__ = [
+    "HEAD_LR_FACTOR",
+    "HEAD_NAMES",
+    "FineTuneMixin",
+    "body_blocks",
+    "find_head",
+    "replace_head",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _services import service_missing
+from _weighting import assert_class_weight_applies
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -158,3 +159,11 @@ def test_fashion_mnist_subset():
     clf = CNNClassifier(channels=(16, 32), max_iter=5, random_state=0, device="cpu")
     clf.fit(Xtr, ytr)  # uint8 images as they come
     assert clf.score(X_test[:1000], y_test[:1000]) >= 0.8
+
+
+def test_class_weight_weighs_the_loss(digit_images):
+    X, y = digit_images
+    rows = np.flatnonzero(y == 0)[:90].tolist() + np.flatnonzero(y == 1)[:15].tolist()
+    assert_class_weight_applies(
+        lambda **kw: CNNClassifier(**TINY, **kw), X[rows], y[rows]
+    )

@@ -14,8 +14,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 def test_members_are_the_networks_trained_alone(iris):
+    # Batches of 32 of 150 rows: each member's own shuffling stream matters.
     X, y = iris
-    net = MLPClassifier((8,), max_iter=10, learning_rate_init=0.01, device="cpu")
+    net = MLPClassifier(
+        (8,), max_iter=10, learning_rate_init=0.01, batch_size=32, device="cpu"
+    )
     ens = DeepEnsembleClassifier(net, n_estimators=3, random_state=0).fit(X, y)
     seeds = [m.random_state for m in ens.estimators_]
     assert len(set(seeds)) == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _weighting import assert_class_weight_applies
 from torch import nn
 
 import sknn
@@ -156,3 +157,11 @@ def test_sknn_modules_inside_skorch(iris, family):
     losses = net.history[:, "train_loss"]
     assert losses[-1] < 0.5 * losses[0]
     assert (net.predict(X) == y).mean() > 0.6  # chance is 1/3
+
+
+def test_class_weight_weighs_the_loss(iris):
+    X, y = iris
+    X, y = X[40:], y[40:]  # 10, 50 and 50 rows
+    assert_class_weight_applies(
+        lambda **kw: NeuralNetClassifier(Net, **{**FAST, "max_iter": 5}, **kw), X, y
+    )

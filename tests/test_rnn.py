@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _weighting import assert_class_weight_applies
 
 from sknn import RNNClassifier, RNNRegressor
 from sknn.data import make_windows
@@ -205,3 +206,11 @@ def test_japanese_vowels_as_ragged_lists():
         hidden_size=32, bidirectional=False, max_iter=15, random_state=0, device="cpu"
     )
     assert clf.fit(Xtr, ytr).score(Xte, yte) >= 0.93
+
+
+def test_class_weight_weighs_the_loss(ragged):
+    X, y = ragged
+    rows = np.flatnonzero(y == 0).tolist() + np.flatnonzero(y == 1)[:8].tolist()
+    assert_class_weight_applies(
+        lambda **kw: RNNClassifier(**TINY, **kw), [X[i] for i in rows], y[rows]
+    )

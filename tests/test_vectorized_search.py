@@ -21,7 +21,15 @@ from sknn.model_selection import (
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-NET = dict(hidden_layer_sizes=(8,), max_iter=15, learning_rate_init=0.01, device="cpu")
+# Batches of 32: several per epoch and a partial last one, so that each fold's own
+# shuffling stream and batch bounds matter (folds of 100 rows, or 112 and 113 rows).
+NET = dict(
+    hidden_layer_sizes=(8,),
+    max_iter=15,
+    learning_rate_init=0.01,
+    batch_size=32,
+    device="cpu",
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +41,9 @@ def iris_scaled(iris):
 def test_cross_validate_matches_sklearn(iris_scaled):
     X, y = iris_scaled
     net = MLPClassifier(**NET, random_state=0)
-    ours = cross_validate(net, X, y, cv=3, return_train_score=True, return_estimator=True,
+    ours = cross_validate(net, X, y, cv=4, return_train_score=True, return_estimator=True,
                           return_indices=True)  # fmt: skip
-    ref = skms.cross_validate(net, X, y, cv=3, return_train_score=True,
+    ref = skms.cross_validate(net, X, y, cv=4, return_train_score=True,
                               return_estimator=True, return_indices=True)  # fmt: skip
     assert sorted(ours) == sorted(ref)
     np.testing.assert_allclose(ours["test_score"], ref["test_score"])

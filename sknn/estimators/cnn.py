@@ -16,6 +16,7 @@ from sknn.data.inputs import IMAGE_LAYOUTS, image_sample_shape
 from sknn.estimators import _docs
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.estimators._sizes import as_sizes as _as_list
 from sknn.modules import ACTIVATIONS
 from sknn.modules.cnn import CNN
 from sknn.training.losses import REGRESSION_LOSSES
@@ -97,6 +98,11 @@ class _CNNMixin:
         if y is not None:
             kwargs.update(multi_output=True, **self._y_check())
         arr = _as_array(X)
+        if arr is not None and arr.ndim >= 2 and arr.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of "
+                f"1 is required by {type(self).__name__}."
+            )
         if arr is not None and arr.ndim >= 3:
             sample = image_sample_shape(arr.shape[1:], shape_param)
             flat = arr.reshape(arr.shape[0], -1) if arr.shape[0] else arr.reshape(0, 0)
@@ -159,13 +165,6 @@ def _as_array(X):
             f"X could not be read as an array of equally shaped samples; expected "
             f"{IMAGE_LAYOUTS}."
         ) from None
-
-
-def _as_list(sizes, name: str) -> list[int]:
-    sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-    if any(int(s) < 1 for s in sizes):
-        raise ValueError(f"{name} must be > 0, got {sizes}.")
-    return [int(s) for s in sizes]
 
 
 def _cnn_constraints() -> dict:

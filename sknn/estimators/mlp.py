@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from sknn.base import BaseNeuralNet
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.estimators._sizes import as_sizes
 from sknn.modules import ACTIVATIONS, MLP
 from sknn.training.losses import REGRESSION_LOSSES
 
@@ -131,14 +132,10 @@ class _MLPMixin:
     """Architecture parameters and scikit-learn's weight attributes."""
 
     def _build_module(self, meta: dict) -> torch.nn.Module:
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if any(int(s) < 1 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes)}.")
         return MLP(
             meta["n_features_in"],
             meta["n_outputs"],
-            hidden_layer_sizes=[int(s) for s in sizes],
+            hidden_layer_sizes=as_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
             activation=self.activation,
             dropout=self.dropout,
             batch_norm=self.batch_norm,

@@ -124,11 +124,12 @@ class _ModuleMixin:
         name = getattr(factory, "__name__", type(factory).__name__)
         try:
             net = factory(**kwargs)
-        except TypeError as exc:
+        except (TypeError, ValueError, RuntimeError) as exc:  # e.g. a negative width
             raise ValueError(
-                f"Could not build the module {name} with arguments {sorted(kwargs)}: "
-                f"{exc}. Fit-time facts are passed only when declared among its "
-                f"keyword arguments ({', '.join(FIT_TIME_FACTS)})."
+                f"Could not build the module {name} with arguments "
+                f"{ {k: kwargs[k] for k in sorted(kwargs)} }: {exc}. Check module_kwargs; "
+                f"fit-time facts are passed only when declared among its keyword "
+                f"arguments ({', '.join(FIT_TIME_FACTS)})."
             ) from exc
         if not isinstance(net, nn.Module):
             raise ValueError(
@@ -136,6 +137,61 @@ class _ModuleMixin:
                 f"returning one; {name} returned {type(net).__name__}."
             )
         return net
+
+    def _setup_fit(self, X, y, **kwargs):
+        # A freshly built module is tried on two rows before training (not when
+        # sknn.load rebuilds one, whose head the file may then replace).
+        before = getattr(self, "module_", None)
+        run = super()._setup_fit(X, y, **kwargs)
+        if self.module_ is not before:
+            factory = self.module
+            name = getattr(factory, "__name__", type(factory).__name__)
+            _checked(self.module_, self._meta_, "MLP" if factory is None else name)
+        return run
+
+
+def _checked(net: nn.Module, meta: dict, name: str) -> nn.Module:
+    """Run ``net`` in eval mode on two rows of zeros shaped like ``X``: a module whose
+    input or output width does not fit the data gets a ``ValueError`` naming the
+    widths, before training (not a torch error in the middle of it)."""
+    p = next(net.parameters(), None)
+    x = torch.zeros(
+        2,
+        *meta["input_shape"],
+        dtype=torch.float32 if p is None or not p.is_floating_point() else p.dtype,
+        device=None if p is None else p.device,
+    )
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ValueError(
+            f"The module {name} cannot read X: it fails on a batch of shape "
+            f"{tuple(x.shape)} ({exc}). Its input width must be n_features_in="
+            f"{meta['n_features_in']}; declare n_features_in among its keyword "
+            "arguments to receive it."
+        ) from exc
+    finally:
+        net.train(was_training)
+    n_out = meta["n_outputs"]
+    if not isinstance(out, torch.Tensor) or out.ndim not in (1, 2) or out.shape[0] != 2:
+        shape = (
+            tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        )
+        raise ValueError(
+            f"The module {name} must return a tensor of shape (n_samples, {n_out}); "
+            f"it returned {shape} for a batch of 2 rows."
+        )
+    width = out.shape[1] if out.ndim == 2 else 1
+    if width != n_out:
+        raise ValueError(
+            f"The module {name} returns {width} output(s) per sample but the targets "
+            f"need n_outputs={n_out}; declare n_outputs among its keyword arguments "
+            "to receive it."
+        )
+    return net
 
 
 def _constraints() -> dict:

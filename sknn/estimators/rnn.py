@@ -24,7 +24,7 @@ from sknn.data.inputs import (
 from sknn.estimators import _docs
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
-from sknn.estimators.cnn import _as_list
+from sknn.estimators._sizes import as_sizes as _as_list
 from sknn.modules import ACTIVATIONS
 from sknn.modules.rnn import CELLS, POOLINGS, RNN
 from sknn.training.losses import REGRESSION_LOSSES
@@ -101,6 +101,11 @@ class _RNNMixin:
 
     def _validate_inputs(self, X, *, reset: bool, y=None):
         shape_param = self.input_shape
+        if isinstance(X, (list, tuple, np.ndarray)) and len(X) == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
+                f"of 1 is required by {type(self).__name__}."
+            )
         if is_ragged(X):
             seqs = check_sequence_list(X)
             Xs = pad_sequences(seqs)
@@ -153,6 +158,11 @@ class _RNNMixin:
     def _check_step_features(self, n_step: int, *, reset: bool, table=False) -> None:
         """Sequences (not tables) set ``n_features_in_`` to ``F``; every input must
         give the network the number of features per step it was built for."""
+        if n_step == 0:
+            raise ValueError(
+                "Found sequences with 0 features per time step; every step needs at "
+                f"least one feature (expected {SEQUENCE_LAYOUTS})."
+            )
         if reset:
             if not table:
                 self.n_features_in_ = n_step

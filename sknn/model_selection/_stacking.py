@@ -139,15 +139,17 @@ def _run_chunk(estimators, runs, chunk, results, verbose) -> None:
                 rng=runs[chunk[0]].rng,
                 printer=print if verbose > 1 else None,
             ).fit()
-        for k in chunk:
-            estimators[k]._finish_fit(runs[k])
     except Exception as exc:
         for k in chunk:
             results[k] = (exc, 0.0)
         return
     seconds = (time.perf_counter() - tic) / len(chunk)
     for k in chunk:
-        results[k] = (None, seconds)
+        try:  # one network's error (e.g. it diverged) is its own
+            estimators[k]._finish_fit(runs[k])
+            results[k] = (None, seconds)
+        except Exception as exc:
+            results[k] = (exc, seconds)
 
 
 def fit_stacked(

@@ -225,9 +225,21 @@ class CNN(nn.Module):
     @staticmethod
     def _pooled_width(body: nn.Module, input_shape: tuple[int, ...]) -> int:
         body.eval()
-        with torch.no_grad():
-            width = body(torch.zeros(1, *input_shape)).shape[1]
-        body.train()
+        try:
+            with torch.no_grad():
+                width = body(torch.zeros(1, *input_shape)).shape[1]
+        except RuntimeError as exc:  # a window larger than a (padded) feature map
+            conv = next(
+                m for m in body.modules() if isinstance(m, nn.modules.conv._ConvNd)
+            )
+            raise ValueError(
+                f"The convolution blocks cannot read an input of shape {input_shape}: "
+                f"kernel_size={conv.kernel_size[0]} with padding={conv.padding[0]} and "
+                f"stride={conv.stride[0]} is larger than a feature map. Use "
+                'padding="same", a smaller kernel_size, or fewer channels blocks.'
+            ) from exc
+        finally:
+            body.train()
         if width == 0:
             raise ValueError(
                 f"The convolution blocks reduce an input of shape {input_shape} to "

@@ -12,16 +12,53 @@ Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor | None, torch.Tensor | None
 
 
 def _to_tensor(
-    a, device: torch.device, dtype: torch.dtype | None = None
+    a, device: torch.device, dtype: torch.dtype | None = None, name: str = "X"
 ) -> torch.Tensor:
     if isinstance(a, np.ndarray):
         a = np.ascontiguousarray(a)
         if not a.flags.writeable:  # read-only memmaps: torch needs writable memory
             a = a.copy()
     t = torch.as_tensor(a)
-    if dtype is not None:
+    if dtype is not None and t.dtype != dtype:
+        narrowing = t.is_floating_point() and t.element_size() > dtype.itemsize
         t = t.to(dtype)
+        if narrowing:
+            check_in_range(t, name)
     return t.to(device)
+
+
+def check_in_range(t, name: str = "X") -> None:
+    """Raise when a float tensor (or array) narrowed to a smaller float dtype overflowed.
+
+    The input was finite before the conversion (scikit-learn's validation), so an
+    infinite value after it is a value beyond the dtype's range. One pass, no copy.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.data import check_in_range
+    >>> check_in_range(torch.tensor([1e39]).float())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: X has values beyond the range of float32 ...; pass dtype="float64" ...
+    """
+    if isinstance(t, np.ndarray):
+        if t.size and not (np.isfinite(t.min()) and np.isfinite(t.max())):
+            dtype_name, big = t.dtype.name, float(np.finfo(t.dtype).max)
+        else:
+            return
+    elif t.numel():
+        lo, hi = torch.aminmax(t.reshape(-1))
+        if bool(torch.isfinite(lo) & torch.isfinite(hi)):
+            return
+        dtype_name = str(t.dtype).replace("torch.", "")
+        big = float(torch.finfo(t.dtype).max)
+    else:
+        return
+    raise ValueError(
+        f"{name} has values beyond the range of {dtype_name} (largest magnitude about "
+        f'{big:.1e}); pass dtype="float64" to the estimator, or scale the input.'
+    )
 
 
 class TensorData:
@@ -70,19 +107,21 @@ class TensorData:
         self.inputs: list = []
         for x, is_sparse in zip(inputs, self.sparse):
             if is_sparse:
-                self.inputs.append(
-                    sp.csr_matrix(x, dtype=torch.empty(0, dtype=x_dtype).numpy().dtype)
+                csr = sp.csr_matrix(
+                    x, dtype=torch.empty(0, dtype=x_dtype).numpy().dtype
                 )
+                check_in_range(csr.data)
+                self.inputs.append(csr)
             elif isinstance(x, torch.Tensor) and not torch.is_floating_point(x):
                 self.inputs.append(x.to(device))
             else:
                 self.inputs.append(_to_tensor(x, device, x_dtype))
         self.n_samples = self.inputs[0].shape[0]
-        self.y = None if y is None else _to_tensor(y, device, y_dtype)
+        self.y = None if y is None else _to_tensor(y, device, y_dtype, "y")
         self.w = (
             None
             if sample_weight is None
-            else _to_tensor(sample_weight, device, x_dtype)
+            else _to_tensor(sample_weight, device, x_dtype, "sample_weight")
         )
 
     def __len__(self) -> int:
@@ -108,9 +147,18 @@ class TensorData:
         return torch.from_numpy(block).to(self.device, non_blocking=True)
 
     def batches(
-        self, batch_size: int, generator: torch.Generator | None = None
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        *,
+        merge_last: bool = False,
     ) -> Iterator[Batch]:
-        """Yield ``(inputs, y, w)`` batches, shuffled when a generator is given."""
+        """Yield ``(inputs, y, w)`` batches, shuffled when a generator is given.
+
+        With ``merge_last``, a last batch of one row is merged into the batch before
+        it (which then has ``batch_size + 1`` rows): batch normalisation cannot
+        normalise one row.
+        """
         n = self.n_samples
         if generator is not None:
             perm = torch.randperm(n, generator=generator)
@@ -128,6 +176,8 @@ class TensorData:
             xs, y, w = self.inputs, self.y, self.w
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
+            if merge_last and n - stop == 1:
+                stop = n  # the one-row remainder joins this batch
             xb = tuple(
                 self._dense(x, slice(start, stop)) if s else x[start:stop]
                 for x, s in zip(xs, self.sparse)
@@ -137,3 +187,5 @@ class TensorData:
                 None if y is None else y[start:stop],
                 None if w is None else w[start:stop],
             )
+            if stop == n:
+                return

@@ -6,14 +6,20 @@ scikit-learn's convergence rule, and calls the callbacks' hooks. It knows nothin
 scikit-learn: estimators build it from their parameters.
 
 Rules it follows: data is already on the device; the loss is accumulated on the device
-and read once per epoch; callbacks stop training through ``stop_training``; a
-``KeyboardInterrupt`` or a non-finite loss ends training cleanly with usable weights.
+and read once per epoch (with one flag saying whether the weights are still finite);
+callbacks stop training through ``stop_training``; a ``KeyboardInterrupt`` ends training
+cleanly with the last completed epoch's weights; a non-finite loss or non-finite weights
+end it with the newest finite weights whose outputs on the training rows are finite
+(``stop_reason="diverged"``), or with ``stop_reason="non-finite"`` where a fresh fit
+has no such weights. Modules with batch normalisation never see a one-row training
+batch: a last batch of one row is merged into the one before it.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -84,6 +90,54 @@ def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether ``module`` holds a batch-normalisation layer (of any dimension).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.engine import has_batch_norm
+    >>> has_batch_norm(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)))
+    True
+    """
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def finite_flag(
+    tensors: Sequence[torch.Tensor], device: torch.device | None = None
+) -> torch.Tensor:
+    """A 0-d device tensor, true when every floating tensor is finite.
+
+    One fused reduction (max-abs norms, which do not overflow for finite values) and
+    no host sync: the caller reads it with the epoch's loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.engine import finite_flag
+    >>> bool(finite_flag([torch.ones(3), torch.tensor([1.0, float("nan")])]))
+    False
+    """
+    tensors = [t for t in tensors if t.is_floating_point()]
+    if not tensors:
+        return torch.ones((), dtype=torch.bool, device=device)
+    norms = torch._foreach_norm(tensors, ord=math.inf)
+    return torch.isfinite(torch.stack([n.float() for n in norms])).all()
+
+
+def one_row_batch_error(n_samples: int, batch_size: int) -> ValueError:
+    """The error for a batch-norm module trained on a batch of one row."""
+    return ValueError(
+        "Batch normalisation needs at least 2 rows in every training batch, but a "
+        f"batch had 1 row (n_samples={n_samples}, batch_size={batch_size}). Fit on at "
+        "least 2 samples with a batch_size of at least 2, or set batch_norm=False."
+    )
+
+
+def _is_one_row_error(exc: ValueError) -> bool:
+    return "Expected more than 1 value per channel when training" in str(exc)
+
+
 _MIN_ROWS = 8
 
 
@@ -117,6 +171,36 @@ def predict_batched(
     finally:
         module.train(was_training)
     return torch.cat(outs) if outs else torch.empty(0)
+
+
+def warn_non_finite(out: torch.Tensor) -> torch.Tensor:
+    """Warn when a network's outputs are not all finite; return ``out`` unchanged.
+
+    Inputs are validated finite and the weights are finite after every fit, so this
+    means values too large for the network (an input far outside the training range).
+
+    Examples
+    --------
+    >>> import torch, warnings
+    >>> from sknn.training.engine import warn_non_finite
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     _ = warn_non_finite(torch.tensor([[1.0], [float("inf")]]))
+    >>> str(w[0].message)[:49]
+    'The network produced non-finite outputs for 1 of '
+    """
+    if out.is_floating_point() and out.numel():
+        bad = ~torch.isfinite(out.reshape(out.shape[0], -1)).all(1)
+        n_bad = int(bad.sum())
+        if n_bad:
+            warnings.warn(
+                f"The network produced non-finite outputs for {n_bad} of "
+                f"{out.shape[0]} rows: their input values are too large for the "
+                'network. Scale the input (or fit with dtype="float64").',
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    return out
 
 
 class Trainer:
@@ -222,12 +306,13 @@ class Trainer:
     def _epoch_stochastic(self, data: TensorData) -> torch.Tensor:
         module, opt, loss_fn = self.module, self.optimizer, self.loss_fn
         gen = self.generator if self.config.shuffle else None
+        merge = self._merge_last
         batch_cbs = [cb for cb in self.callbacks if overrides(cb, "on_batch_end")]
         backward_cbs = [cb for cb in self.callbacks if overrides(cb, "on_backward_end")]
         losses: list[torch.Tensor] = []
         sizes: list = []
         penalty = self.penalty_fn if self.config.penalty_in_loss else None
-        for xb, yb, wb in data.batches(self.config.batch_size, gen):
+        for xb, yb, wb in data.batches(self.config.batch_size, gen, merge_last=merge):
             out = module(*xb)
             loss = loss_fn(out, yb, wb)
             bw = wb.sum() if wb is not None else yb.shape[0]
@@ -253,7 +338,10 @@ class Trainer:
     def _full_batch_objective(self, data: TensorData) -> torch.Tensor:
         n_w = float(data.n_samples) if data.w is None else float(data.w.sum())
         total = None
-        for xb, yb, wb in data.batches(max(self.config.batch_size, 8192)):
+        batches = data.batches(
+            max(self.config.batch_size, 8192), merge_last=self._merge_last
+        )
+        for xb, yb, wb in batches:
             bw = yb.shape[0] if wb is None else wb.sum()
             part = self.loss_fn(self.module(*xb), yb, wb) * bw
             total = part if total is None else total + part
@@ -321,7 +409,16 @@ class Trainer:
         """Prepare a run over ``train`` (and ``valid``) and call ``on_train_begin``."""
         self._train, self._valid = train, valid
         self._best_state = None
+        # Two snapshots of finite weights (swapped, not copied, each epoch): the newest
+        # may be finite and still give non-finite outputs; then the one before it is
+        # tried. A fresh fit's initial weights are no fallback (nothing was learnt).
         self._last_good = _clone_params(self.module)
+        self._prev_good = _clone_params(self.module)
+        self._n_good = 1 if self.state.epoch > 0 else 0
+        self._watched = [
+            v for v in self.module.state_dict().values() if v.is_floating_point()
+        ]
+        self._merge_last = has_batch_norm(self.module)
         self._epochs_run = 0
         self.module.train()
         self._call("on_train_begin")
@@ -336,13 +433,18 @@ class Trainer:
         cfg, st, train, valid = self.config, self.state, self._train, self._valid
         tic = time.perf_counter()
         self._call("on_epoch_begin")
-        if cfg.full_batch:
-            loss_t = self._epoch_full_batch(train)
-        else:
-            loss_t = self._epoch_stochastic(train)
-            if self.penalty_fn is not None and not cfg.penalty_in_loss:
-                loss_t = loss_t + self.penalty_fn(cfg.batch_size)
-        values = [loss_t.detach()]
+        try:
+            if cfg.full_batch:
+                loss_t = self._epoch_full_batch(train)
+            else:
+                loss_t = self._epoch_stochastic(train)
+                if self.penalty_fn is not None and not cfg.penalty_in_loss:
+                    loss_t = loss_t + self.penalty_fn(cfg.batch_size)
+        except ValueError as exc:
+            if _is_one_row_error(exc):  # torch's message names no parameter
+                raise one_row_batch_error(train.n_samples, cfg.batch_size) from exc
+            raise
+        values = [loss_t.detach(), finite_flag(self._watched, train.device)]
         if valid is not None:
             v_loss, v_score = self._validate(valid)
             values.append(v_loss)
@@ -351,12 +453,9 @@ class Trainer:
         # The one host sync of the epoch.
         read = torch.stack([v.float() for v in values]).tolist()
         self._epochs_run += 1
-        loss = read[0]
-        if not math.isfinite(loss):
-            with torch.no_grad():
-                self.module.load_state_dict(self._last_good)
-            self.stop_training = True
-            self.stop_reason = "diverged"
+        loss = read.pop(0)
+        if not (math.isfinite(loss) and read.pop(0) == 1.0):
+            self.recover()
             return None
         st.epoch += 1
         st.t += train.n_samples
@@ -368,9 +467,9 @@ class Trainer:
         }
         score = None
         if valid is not None:
-            record["valid_loss"] = read[1]
-            if len(read) > 2:
-                score = read[2]
+            record["valid_loss"] = read[0]
+            if len(read) > 1:
+                score = read[1]
                 record["valid_score"] = score
         record["dur"] = time.perf_counter() - tic
         self.history.append(record)
@@ -380,11 +479,47 @@ class Trainer:
         self._call("on_epoch_end", record)
         if self.printer is not None:
             self.printer(format_record(record))
+        self._prev_good, self._last_good = self._last_good, self._prev_good
         for k, v in self.module.state_dict().items():
             self._last_good[k].copy_(v)
+        self._n_good += 1
         if self.stop_training:
             self.converged = self.stop_reason not in ("interrupted", "diverged")
         return record
+
+    @torch.no_grad()
+    def outputs_finite(self) -> bool:
+        """Whether the module's eval-mode outputs on the training rows are finite."""
+        return bool(torch.isfinite(predict_batched(self.module, self._train)).all())
+
+    def recover(
+        self, snapshots: Sequence[dict] | None = None, fallback: dict | None = None
+    ) -> None:
+        """End a diverged run with the newest finite snapshot whose outputs are finite.
+
+        Sets ``stop_reason`` to ``"diverged"``, or to ``"non-finite"`` (weights of the
+        last snapshot tried, or ``fallback``) when no snapshot qualifies.
+
+        Parameters
+        ----------
+        snapshots : sequence of dict, optional
+            State dicts to try, newest first; by default this run's own.
+        fallback : dict, optional
+            Loaded when ``snapshots`` is empty (a fresh fit's initial weights); by
+            default this run's own.
+        """
+        if snapshots is None:
+            snapshots = [self._last_good, self._prev_good][: self._n_good]
+            fallback = self._last_good
+        self.stop_training = True
+        self.stop_reason = "non-finite"
+        for snap in snapshots:
+            self.module.load_state_dict(snap, strict=False)
+            if self.outputs_finite():
+                self.stop_reason = "diverged"
+                return
+        if not snapshots and fallback is not None:  # back to finite initial weights
+            self.module.load_state_dict(fallback, strict=False)
 
     def interrupt(self) -> None:
         """End training as a Ctrl-C does: keep the last completed epoch's weights."""

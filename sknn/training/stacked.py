@@ -30,7 +30,7 @@ import torch
 from torch.func import functional_call, vmap
 
 from sknn.training.data import TensorData
-from sknn.training.engine import Trainer, format_record
+from sknn.training.engine import Trainer, format_record, has_batch_norm
 
 
 def _concat(datas: Sequence[TensorData], attr: str) -> torch.Tensor | None:
@@ -196,11 +196,17 @@ class StackedTrainer:
         )
         self.active = list(range(K))  # original indices of the models still stacked
         self.best = [None] * K
+        # Two snapshots of finite weights per model, as in Trainer.begin.
         self.last_good = [p.clone() for p in self._state()]
+        self.prev_good = [p.clone() for p in self._state()]
+        self.n_good = [1 if t.state.epoch > 0 else 0 for t in trainers]
+        self.diverged: set[int] = set()
         self.restore = [t.config.restore_best for t in trainers]
-        for t in trainers:
+        self.merge_last = has_batch_norm(self.base)
+        for t, train in zip(trainers, self.trains):
             t._best_state = None
             t._epochs_run = 0
+            t._train = train
             t.config.restore_best = False  # best weights are kept here, stacked
             t.module.train()
 
@@ -293,7 +299,12 @@ class StackedTrainer:
         models = torch.tensor(self.active, device=dev)
         n_host = [self.trains[k].n_samples for k in self.active]
         b_host = [self.trainers[k].config.batch_size for k in self.active]
-        steps_host = [-(-nk // bk) for nk, bk in zip(n_host, b_host)]
+        # Batch norm: a last batch of one row joins the one before (as TensorData).
+        merged = [
+            self.merge_last and nk % bk == 1 and nk > bk
+            for nk, bk in zip(n_host, b_host)
+        ]
+        steps_host = [-(-nk // bk) - m for nk, bk, m in zip(n_host, b_host, merged)]
         perm = torch.zeros(K, max(n_host), dtype=torch.long)
         for i, k in enumerate(self.active):
             t = self.trainers[k]
@@ -305,8 +316,12 @@ class StackedTrainer:
         n = torch.tensor(n_host, device=dev)
         batch = torch.tensor(b_host, device=dev)
         n_steps = torch.tensor(steps_host, device=dev)
-        cols = torch.arange(max(b_host), device=dev)
+        cols = torch.arange(max(b_host) + any(merged), device=dev)
         in_batch = cols < batch[:, None]
+        if any(merged):
+            last_step = torch.tensor(
+                [st - 1 if m else -1 for st, m in zip(steps_host, merged)], device=dev
+            )
         total = torch.zeros(K, dtype=self.params[0].dtype, device=dev)
         pen_in = self.penalty_in_loss[models]
         any_pen_in = any(
@@ -317,9 +332,16 @@ class StackedTrainer:
         for s in range(max(steps_host)):
             # As wide as the widest batch of this step: models whose batches line up
             # (same rows and batch size) get no padded rows, even in the last batch.
-            width = max(min(b, nk - s * b) for nk, b in zip(n_host, b_host))
+            width = max(
+                nk - s * b if m and s == st - 1 else min(b, nk - s * b)
+                for nk, b, m, st in zip(n_host, b_host, merged, steps_host)
+            )
             pos = s * batch[:, None] + cols[:width]
-            valid = in_batch[:, :width] & (pos < n[:, None])
+            if any(merged):
+                rows = batch + (last_step == s)
+                valid = (cols[:width] < rows[:, None]) & (pos < n[:, None])
+            else:
+                valid = in_batch[:, :width] & (pos < n[:, None])
             pos = torch.gather(perm, 1, torch.where(valid, pos, 0))
             xb, yb, wb = self.data.take(models, pos, valid)
             step_on = None if s < all_steps else s < n_steps
@@ -346,6 +368,17 @@ class StackedTrainer:
         loss = total / denom
         pen = self._penalty(batch.to(total.dtype))
         return torch.where(pen_in, loss, loss + pen)
+
+    def _finite(self) -> torch.Tensor:
+        """Per stacked model: whether all its weights and buffers are finite."""
+        norms = [
+            torch.linalg.vector_norm(p.reshape(p.shape[0], -1), ord=math.inf, dim=1)
+            for p in self._state()
+            if p.is_floating_point() and p[0].numel()
+        ]
+        if not norms:
+            return torch.ones(len(self.active), device=self.device)
+        return torch.isfinite(torch.stack(norms).float()).all(0)
 
     def _sum_w(self, models: torch.Tensor) -> torch.Tensor:
         return torch.stack(
@@ -396,6 +429,21 @@ class StackedTrainer:
                 targets[name].copy_(value)
         t.module.eval()
 
+    def _recover(self, k: int, idx: int) -> None:
+        """Give diverged model ``k`` (row ``idx``) its newest snapshot with finite
+        outputs, as :meth:`Trainer.recover` does (best weights, if any, win)."""
+        t = self.trainers[k]
+        if self.best[k] is not None:
+            return
+        names = self.names + self.bnames
+        snaps = [
+            {n: g[idx] for n, g in zip(names, snap)}
+            for snap in (self.last_good, self.prev_good)
+        ]
+        with torch.no_grad():
+            t.recover(snaps[: self.n_good[k]], fallback=snaps[0])
+        t.module.eval()
+
     def _drop(self, keep: list[int]) -> None:
         idx = torch.tensor(keep, device=self.device)
 
@@ -406,6 +454,7 @@ class StackedTrainer:
         self.buffers = sel(self.buffers)
         self._view_cache = None
         self.last_good = sel(self.last_good)
+        self.prev_good = sel(self.prev_good)
         self.steps = self.steps.index_select(0, idx)
         self.alpha = self.alpha.index_select(0, idx)
         self.active = [self.active[i] for i in keep]
@@ -415,11 +464,9 @@ class StackedTrainer:
         t = self.trainers[k]
         st = t.state
         t._epochs_run += 1
-        if not math.isfinite(loss):
-            with torch.no_grad():
-                for p, g in zip(self._state(), self.last_good):
-                    p[i].copy_(g[i])
+        if not math.isfinite(loss):  # the loss or the weights (see _run_epoch)
             t.stop_training, t.stop_reason = True, "diverged"
+            self.diverged.add(k)
             return True
         st.epoch += 1
         st.t += self.trains[k].n_samples
@@ -495,7 +542,7 @@ class StackedTrainer:
     def _run_epoch(self) -> None:
         tic = time.perf_counter()
         loss_t = self._epoch()
-        values = [loss_t]
+        values = [loss_t, self._finite()]
         if self.vdata is not None:
             vloss, vscore = self._validate()
             values.append(vloss)
@@ -509,13 +556,15 @@ class StackedTrainer:
             stop = self._record(
                 i,
                 k,
-                read[0][i],
-                read[1][i] if has_v else None,
-                read[2][i] if has_v and len(read) > 2 else None,
+                read[0][i] if read[1][i] == 1.0 else math.nan,
+                read[2][i] if has_v else None,
+                read[3][i] if has_v and len(read) > 3 else None,
                 dur,
             )
             if stop:
                 self._finish(k, i)
+                if k in self.diverged:
+                    self._recover(k, i)
             else:
                 keep.append(i)
         if len(keep) < len(self.active):
@@ -523,6 +572,9 @@ class StackedTrainer:
                 self._drop(keep)
             else:
                 self.active = []
+        self.prev_good, self.last_good = self.last_good, self.prev_good
         with torch.no_grad():
             for g, p in zip(self.last_good, self._state()):
                 g.copy_(p)
+        for k in self.active:
+            self.n_good[k] += 1
