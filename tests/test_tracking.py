@@ -174,3 +174,30 @@ def test_missing_package_names_the_extra(data, monkeypatch, cb, module, extra):
     clf = MLPClassifier((4,), max_iter=1, callbacks=[cb])
     with pytest.raises(ImportError, match=rf"sknn\[{extra}\]"):
         clf.fit(X, y)
+
+
+def test_only_rank_zero_logs(data, tmp_path, monkeypatch):
+    """Under torch.distributed the other ranks write nothing (simulated rank 1)."""
+    pytest.importorskip("tensorboard", reason="needs tensorboard (sknn[tensorboard])")
+    import torch.distributed as dist
+
+    from sknn.callbacks import tracking
+
+    with monkeypatch.context() as m:
+        m.setattr(dist, "is_available", lambda: True)
+        m.setattr(dist, "is_initialized", lambda: True)
+        m.setattr(dist, "get_rank", lambda group=None: 1)
+        assert not tracking._is_logging_rank()
+        m.setattr(dist, "get_rank", lambda group=None: 0)
+        assert tracking._is_logging_rank()
+    assert tracking._is_logging_rank()  # no process group
+
+    X, y = data
+    log_dir = tmp_path / "tb"
+    callbacks = [TensorBoardLogger(log_dir), MLflowLogger("file:" + str(tmp_path))]
+    with monkeypatch.context() as m:
+        m.setattr(tracking, "_is_logging_rank", lambda: False)
+        clf = MLPClassifier((4,), max_iter=2, random_state=0, callbacks=callbacks)
+        clf.fit(X, y)
+    assert not log_dir.exists()
+    assert not hasattr(clf.callbacks_[1], "run_id_")
