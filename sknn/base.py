@@ -37,6 +37,7 @@ from sknn.training import (
     TrainConfig,
     Trainer,
     build_optimizer,
+    distributed,
     predict_batched,
 )
 from sknn.training.engine import TrainState, warn_non_finite
@@ -238,7 +239,12 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         sample_weight = self._combine_weights(sample_weight, y)
 
         device = resolve_device(self.device)
+        # Launched by torchrun: one network, data-parallel over the processes.
+        parallel = self.solver != "lbfgs" and distributed.ensure_process_group(device)
+        if parallel:
+            device = distributed.local_device(device)
         seed = self._seed_for_call() if keep else draw_seed(self.random_state)
+        seed = distributed.broadcast_seed(seed, device) if parallel else seed
         if not keep:
             self._meta_ = self._meta(X)
             self._meta_.update(n_outputs=self._n_net_outputs())
@@ -280,9 +286,15 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
                 X.shape[0],
                 self.validation_fraction,
                 stratify=self._stratify_labels(y_enc),
-                random_state=check_random_state(self.random_state),
+                random_state=check_random_state(
+                    seed
+                    if parallel and self.random_state is None
+                    else self.random_state
+                ),
             )
             data, valid = data.subset(tr_idx), data.subset(va_idx)
+        if parallel:
+            data = distributed.ShardedData(data, *distributed.rank_and_world())
 
         batch_size = self._batch_size(data.n_samples)
         lbfgs = self.solver == "lbfgs"
@@ -354,6 +366,9 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             state=self._state,
             generator=generator,
             printer=self._printer(),
+            forward_module=distributed.wrap_module(self.module_, device)
+            if parallel
+            else None,
         )
         return SimpleNamespace(
             trainer=trainer,

@@ -17,6 +17,7 @@ from sknn._archive import (
 )
 from sknn.callbacks.base import Callback
 from sknn.utils._files import atomic_write
+from sknn.utils.ranks import is_main_process
 
 _FORMAT = "sknn-checkpoint"
 _VERSION = 2
@@ -362,7 +363,7 @@ class Checkpoint(Callback):
             if value is not None and self._sign_ * (value - self.best_value_) > 0:
                 self.best_value_ = value
                 save = True
-        if save:
+        if save and is_main_process():  # one writer in a data-parallel fit
             atomic_torch_save(self._payload(trainer), self.path)
             self.saved_epochs_.append(epoch)
 

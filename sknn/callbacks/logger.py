@@ -7,6 +7,7 @@ import json
 import os
 
 from sknn.callbacks.base import Callback
+from sknn.utils.ranks import is_main_process
 
 
 class _FileLogger(Callback):
@@ -15,11 +16,16 @@ class _FileLogger(Callback):
         self.append = append
 
     def on_train_begin(self, trainer) -> None:
+        self._fh = None
+        if not is_main_process():  # one writer in a data-parallel fit
+            return
         existed = os.path.exists(self.path) and os.path.getsize(self.path) > 0
         self._fh = open(self.path, "a" if self.append else "w", newline="")
         self._fresh = not (self.append and existed)
 
     def on_epoch_end(self, trainer, record: dict) -> None:
+        if self._fh is None:
+            return
         self._write(record)
         self._fh.flush()
 

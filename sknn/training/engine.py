@@ -28,6 +28,11 @@ from torch import nn
 
 from sknn.callbacks.base import Callback, overrides
 from sknn.training.data import TensorData
+from sknn.training.distributed import (
+    any_process,
+    is_main_process,
+    mean_over_processes,
+)
 from sknn.training.history import History
 from sknn.training.optim import LRSchedule
 
@@ -275,8 +280,12 @@ class Trainer:
         state: TrainState | None = None,
         generator: torch.Generator | None = None,
         printer: Callable[[str], None] | None = None,
+        forward_module: nn.Module | None = None,
     ) -> None:
         self.module = module
+        # The module that trains: a DistributedDataParallel wrapper of ``module`` in
+        # data-parallel fits (sknn.training.distributed), else ``module`` itself.
+        self.forward_module = module if forward_module is None else forward_module
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.config = config
@@ -304,7 +313,9 @@ class Trainer:
 
     # -- one epoch ---------------------------------------------------------------------
     def _epoch_stochastic(self, data: TensorData) -> torch.Tensor:
-        module, opt, loss_fn = self.module, self.optimizer, self.loss_fn
+        module, opt, loss_fn = self.forward_module, self.optimizer, self.loss_fn
+        # A ShardedData holds this process's rows of each global batch (DDP).
+        sharded = getattr(data, "sharded", False)
         gen = self.generator if self.config.shuffle else None
         merge = self._merge_last
         batch_cbs = [cb for cb in self.callbacks if overrides(cb, "on_batch_end")]
@@ -317,9 +328,9 @@ class Trainer:
             loss = loss_fn(out, yb, wb)
             bw = wb.sum() if wb is not None else yb.shape[0]
             if penalty is not None:
-                loss = loss + penalty(bw)
+                loss = loss + penalty(data.batch_weight if sharded else bw)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * data.scale if sharded else loss).backward()
             for cb in backward_cbs:
                 cb.on_backward_end(self)
             opt.step()
@@ -333,7 +344,10 @@ class Trainer:
             weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
         else:
             weights = torch.stack(sizes).to(stacked.dtype)
-        return (stacked * weights).sum() / weights.sum()
+        epoch_loss = (stacked * weights).sum() / weights.sum()
+        if sharded:
+            return mean_over_processes(epoch_loss, weights.sum())
+        return epoch_loss
 
     def _full_batch_objective(self, data: TensorData) -> torch.Tensor:
         n_w = float(data.n_samples) if data.w is None else float(data.w.sum())
@@ -477,7 +491,9 @@ class Trainer:
         if self.schedule is not None:
             self.schedule.epoch_end(self.optimizer, st.t)
         self._call("on_epoch_end", record)
-        if self.printer is not None:
+        if getattr(train, "sharded", False):  # a stop in any process stops all
+            self.stop_training = any_process(self.stop_training, train.device)
+        if self.printer is not None and is_main_process():
             self.printer(format_record(record))
         self._prev_good, self._last_good = self._last_good, self._prev_good
         for k, v in self.module.state_dict().items():
