@@ -10,6 +10,7 @@ skl2onnx's, so serving code written for converted scikit-learn models reads thes
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import warnings
@@ -133,8 +134,6 @@ def _class_tensor(classes: np.ndarray) -> tuple[torch.Tensor | None, list | None
 
 def _graph(estimator, dtype: torch.dtype) -> tuple[nn.Module, list[str], list | None]:
     """The module to export, its output names and the string labels (if any)."""
-    import copy
-
     from sknn.estimators._classifier import NeuralNetClassifierMixin
     from sknn.estimators._regressor import NeuralNetRegressorMixin
 
