@@ -148,7 +148,8 @@ def test_cv_results_match_sklearn_keys(data):
         scoring=["accuracy", "balanced_accuracy"],
         refit="accuracy",
     ).fit(X, y)
-    assert set(search.cv_results_) == set(grid.cv_results_) | {"trial_number"}
+    assert set(search.cv_results_) == set(grid.cv_results_) | {"trial_number", "state"}
+    assert search.cv_results_["state"].tolist() == ["COMPLETE"] * 3
     # The same parameters give the same fold scores as sklearn's search.
     for i, params in enumerate(search.cv_results_["params"]):
         j = grid.cv_results_["params"].index(params)
@@ -180,6 +181,40 @@ def test_default_space_runs_and_best_params_are_estimator_params(data):
     assert (
         search.best_estimator_.hidden_layer_sizes
         == (search.best_params_["hidden_layer_sizes"])
+    )
+
+
+def test_default_space_proposes_no_batch_larger_than_a_fold(data):
+    """The default batch sizes are capped to the rows a fold's fit trains on, so no
+    trial warns "Got `batch_size` ... larger than sample size"."""
+    X, y = data  # 120 rows: 80 per training fold with cv=3
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*batch_size", category=UserWarning)
+        search = OptunaSearchCV(
+            MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0),
+            n_trials=4,
+            cv=3,
+            refit=False,
+            random_state=0,
+        ).fit(X, y)
+    (trial, *_) = search.study_.trials
+    assert trial.distributions["batch_size"].choices == (32, 64, 80)
+    assert all(t.params["batch_size"] <= 80 for t in search.study_.trials)
+    # The rows a fit trains on: less early stopping's validation split (10 %).
+    space = default_search_space(MLPClassifier(early_stopping=True), n_samples=80)
+    assert space["batch_size"].choices == (32, 64, 72)
+    space = default_search_space(
+        MLPClassifier(solver="lbfgs", early_stopping=True), n_samples=80
+    )
+    assert space["batch_size"].choices == (32, 64, 80)
+    assert default_search_space(MLPClassifier(), n_samples=20)[
+        "batch_size"
+    ].choices == (20,)
+    assert default_search_space(MLPClassifier())["batch_size"].choices == (
+        32,
+        64,
+        128,
+        256,
     )
 
 
@@ -297,6 +332,40 @@ def test_failing_trials_recorded_with_error_score_and_search_goes_on(data):
         search(error_score="raise")
 
 
+class FailingMLP(MLPClassifier):
+    """An MLP whose fit raises with a large ``alpha``."""
+
+    def _setup_fit(self, X, y, **kwargs):
+        if self.alpha > 0.5:
+            raise ValueError("failing on purpose")
+        return super()._setup_fit(X, y, **kwargs)
+
+
+@pytest.mark.filterwarnings("ignore:A trial's fit failed:UserWarning")
+@pytest.mark.filterwarnings("ignore:One or more of the:UserWarning")
+@pytest.mark.parametrize("return_train_score", [False, True])
+def test_failing_trials_on_the_pruned_path_are_rows(data, return_train_score):
+    X, y = data
+    with pytest.warns(FitFailedWarning):
+        search = OptunaSearchCV(
+            FailingMLP(**FAST),
+            {"alpha": CategoricalDistribution([1e-4, 1.0])},
+            n_trials=4,
+            cv=2,
+            sampler=optuna.samplers.RandomSampler(seed=1),
+            return_train_score=return_train_score,
+            refit=False,
+        ).fit(X, y)
+    results = search.cv_results_
+    failed = np.array([p["alpha"] == 1.0 for p in results["params"]])
+    assert failed.any() and not failed.all()
+    assert results["state"].tolist() == ["FAIL" if f else "COMPLETE" for f in failed]
+    assert np.isnan(results["mean_test_score"][failed]).all()
+    assert np.isfinite(results["mean_test_score"][~failed]).all()
+    assert ("mean_train_score" in results) == return_train_score
+    assert search.best_params_ == {"alpha": 1e-4}
+
+
 # ---------------------------------------------------------------- pruning
 def test_folds_train_on_train_rows_and_score_on_test_rows_only(data):
     X, y = data
@@ -369,6 +438,50 @@ def test_pruning_runs_fewer_epochs(data):
         if t.state == optuna.trial.TrialState.PRUNED
     ]
     assert all(len(t.intermediate_values) < 12 for t in pruned)
+
+
+def test_pruned_trials_are_rows_with_their_state_and_scores(data):
+    """Every trial is a row of cv_results_ (as every candidate of scikit-learn's
+    successive-halving searches): pruned ones with the scores their folds reached
+    and state "PRUNED", ranked after the finished ones, never the best."""
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    search = OptunaSearchCV(
+        MLPClassifier(**{**FAST, "max_iter": 12}),
+        {"learning_rate_init": FloatDistribution(1e-5, 1.0, log=True)},
+        n_trials=8,
+        cv=2,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2),
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        return_train_score=True,
+    ).fit(X, y)
+    results = pd.DataFrame(search.cv_results_)
+    assert len(results) == len(search.study_.trials) == 8
+    assert results["trial_number"].tolist() == list(range(8))
+    states = {t.number: t.state.name for t in search.study_.trials}
+    assert results["state"].tolist() == [states[n] for n in range(8)]
+    pruned = results[results["state"] == "PRUNED"]
+    finished = results[results["state"] == "COMPLETE"]
+    assert len(pruned) == search.n_pruned_trials_ > 0
+    assert len(finished) == search.n_trials_ == 8 - len(pruned)
+    # The scores a pruned trial reached: each fold's model up to its last epoch.
+    for key in ("split0_test_score", "split1_test_score", "mean_train_score"):
+        assert np.isfinite(pruned[key]).all()
+    assert (pruned["mean_fit_time"] > 0).all()
+    assert results.loc[search.best_index_, "state"] == "COMPLETE"
+    assert search.best_score_ == finished["mean_test_score"].max()
+    assert search.best_params_ == results.loc[search.best_index_, "params"]
+    assert results.loc[search.best_index_, "rank_test_score"] == 1
+    assert pruned["rank_test_score"].min() > finished["rank_test_score"].max()
+
+
+def test_rank_finished_first():
+    from sknn.model_selection._records import rank_finished_first
+
+    means = [0.5, 0.9, np.nan, 0.7, 0.5, 0.95]
+    pruned = [False, True, False, False, False, True]
+    # Finished: 0.7 -> 1, the two 0.5 tie at 2, NaN last (4); pruned after them.
+    assert rank_finished_first(means, pruned).tolist() == [2, 6, 4, 1, 2, 5]
 
 
 def test_other_estimators_run_unpruned(data):

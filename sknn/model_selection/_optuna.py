@@ -31,10 +31,17 @@ from tqdm.auto import tqdm
 
 from sknn.model_selection._pruning import (
     EPOCHS_ATTR,
+    PrunedWithScores,
     cross_validate_pruned,
     supports_pruning,
 )
-from sknn.model_selection._records import CV_ATTR, from_record, to_record
+from sknn.model_selection._records import (
+    CV_ATTR,
+    PRUNED_KEY,
+    from_record,
+    rank_finished_first,
+    to_record,
+)
 from sknn.model_selection._spaces import (
     check_search_space,
     decode_params,
@@ -64,7 +71,8 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
         Parameter names (``step__param`` in Pipelines) and Optuna distributions. A
         categorical choice written as a tuple string, ``"(64, 32)"``, reaches the
         estimator as the tuple (see :func:`decode_params`). ``None`` uses
-        :func:`default_search_space` of an sknn estimator.
+        :func:`default_search_space` of an sknn estimator, its batch sizes capped
+        to the rows of the smallest training fold.
     n_trials : int or None, default=10
         Number of finished trials the study should hold (completed, pruned, or
         failed with ``error_score``), shared by every worker of the study; a study
@@ -134,10 +142,15 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
         As in scikit-learn's searches (``params``, ``param_<name>``,
         ``split<k>_test_<score>``, ``mean_test_<score>``, ``std_test_<score>``,
         ``rank_test_<score>``, ``mean_fit_time``, ..., train scores with
-        ``return_train_score``), one row per finished trial of the study (in trial
-        order; trials that raised have ``error_score``), plus ``trial_number``.
-        Pruned trials are not rows (they have no score on every fold): see
-        ``study_`` and ``n_pruned_trials_``.
+        ``return_train_score``), one row per scored trial of the study in trial
+        order, plus ``trial_number`` and ``state``: ``"COMPLETE"``, ``"FAIL"``
+        (the fit raised: ``error_score``) or ``"PRUNED"``. A pruned trial's
+        scores are those its fold models reached by the epoch it was stopped at
+        (as the early rounds of scikit-learn's successive-halving searches); its
+        ``rank_test_<score>`` comes after every trial that finished, and
+        ``best_index_`` is never a pruned trial (a callable ``refit`` sees every
+        row). Trials never run (a worker's surplus) or retried after their
+        worker died are not rows; ``study_`` holds them.
     best_estimator_ : estimator
         The estimator refitted with the best parameters (``refit``).
     best_score_ : float
@@ -157,7 +170,7 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
     study_ : optuna.study.Study
         The study: Optuna's plots and optuna-dashboard work on it.
     n_trials_ : int
-        Rows of ``cv_results_``.
+        Trials that finished (rows of ``cv_results_`` not pruned).
     n_pruned_trials_ : int
         Trials the pruner stopped.
     n_epochs_ : int
@@ -285,7 +298,7 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
         splits = list(cv.split(X, y, **routed.splitter.split))
         self.n_splits_ = len(splits)
         base = clone(self.estimator)
-        space = self._check_space(base)
+        space = self._check_space(base, min(len(train) for train, _ in splits))
         fit_params = routed.estimator.fit
         names = (
             list(scorers._scorers) if isinstance(scorers, _MultimetricScorer) else None
@@ -345,10 +358,14 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
         return self
 
     # ------------------------------------------------------------------ checks
-    def _check_space(self, base: BaseEstimator) -> dict[str, BaseDistribution]:
-        """The search space, checked against the estimator before any trial."""
+    def _check_space(
+        self, base: BaseEstimator, n_train: int
+    ) -> dict[str, BaseDistribution]:
+        """The search space, checked against the estimator before any trial (the
+        default space's batch sizes capped to the ``n_train`` rows of a fold)."""
         if self.param_distributions is None:
-            return check_search_space(base, default_search_space(base))
+            space = default_search_space(base, n_samples=n_train)
+            return check_search_space(base, space)
         return check_search_space(base, self.param_distributions)
 
     def _run_trial(self, study: optuna.Study, trial: optuna.Trial, ctx) -> None:
@@ -392,8 +409,12 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
             record = to_record(outs, ctx.names)
             trial.set_user_attr(CV_ATTR, record)
             value = float(np.mean(record["test"][self._objective_key(record, ctx)]))
-        except optuna.TrialPruned:
+        except optuna.TrialPruned as exc:
             ctx.epochs.append(trial.user_attrs.get(EPOCHS_ATTR, 0))
+            if isinstance(exc, PrunedWithScores):  # a row of cv_results_ too
+                record = to_record(exc.outs, ctx.names)
+                record[PRUNED_KEY] = True
+                trial.set_user_attr(CV_ATTR, record)
             study.tell(trial, state=TrialState.PRUNED)
             return
         except BaseException:
@@ -431,7 +452,10 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
         self.n_pruned_trials_ = sum(
             t.state == TrialState.PRUNED for t in study.get_trials(deepcopy=False)
         )
-        if not trials:
+        pruned = np.array(
+            [bool(t.user_attrs[CV_ATTR].get(PRUNED_KEY)) for t in trials], dtype=bool
+        )
+        if pruned.all():
             raise ValueError(
                 f"No trial finished on every fold (pruned: {self.n_pruned_trials_}); "
                 "raise n_trials or timeout, or relax the pruner."
@@ -441,15 +465,29 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
             outs.extend(from_record(t.user_attrs[CV_ATTR], self.n_splits_, t.number))
         _warn_or_raise_about_fit_failures(outs, self.error_score)
         params = [decode_params(t.params) for t in trials]
+        states = [
+            "PRUNED" if p else ("FAIL" if t.state == TrialState.FAIL else "COMPLETE")
+            for t, p in zip(trials, pruned)
+        ]
         results = self._format_results(
             params,
             self.n_splits_,
             outs,
-            {"trial_number": [t.number for t in trials]},
+            {
+                "trial_number": [t.number for t in trials],
+                "state": np.array(states, dtype=object),
+            },
         )
-        self.multimetric_ = list(trials[0].user_attrs[CV_ATTR]["test"]) != ["score"]
+        # Pruned trials rank after every finished one: their scores were reached
+        # with fewer epochs (as the earlier rounds of a successive-halving search).
+        for key in [k for k in results if k.startswith("rank_test_")]:
+            results[key] = rank_finished_first(
+                results["mean_test_" + key[len("rank_test_") :]], pruned
+            )
+        first = trials[int(np.flatnonzero(~pruned)[0])].user_attrs[CV_ATTR]
+        self.multimetric_ = list(first["test"]) != ["score"]
         if self.multimetric_ and callable(self.scoring):
-            self._check_refit_for_multimetric(trials[0].user_attrs[CV_ATTR]["test"])
+            self._check_refit_for_multimetric(first["test"])
             refit_metric = self.refit
         if self.refit or not self.multimetric_:
             self.best_index_ = int(
@@ -460,5 +498,5 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
                     results[f"mean_test_{refit_metric}"][self.best_index_]
                 )
             self.best_params_ = results["params"][self.best_index_]
-        self.n_trials_ = len(trials)
+        self.n_trials_ = int((~pruned).sum())
         self.cv_results_ = results

@@ -29,6 +29,16 @@ _FINAL_FIT_PARAMS = {"sample_weight"}
 EPOCHS_ATTR = "sknn:epochs"
 
 
+class PrunedWithScores(optuna.TrialPruned):
+    """:class:`optuna.TrialPruned` carrying the per-fold results the trial reached:
+    each fold's model, as trained up to the epoch it was pruned at, scored as a
+    finished fold is."""
+
+    def __init__(self, message: str, outs: list[dict]) -> None:
+        super().__init__(message)
+        self.outs = outs
+
+
 def _split_pipeline(estimator) -> tuple[Any, BaseNeuralNet, str]:
     """``(head, final, final_name)``: head is a Pipeline of the preceding steps or None."""
     if hasattr(estimator, "named_steps"):
@@ -217,9 +227,10 @@ def cross_validate_pruned(
 
     Returns the per-fold result dicts of :func:`sklearn.model_selection._validation.
     _fit_and_score` (``test_scores``, ``fit_time``, ...) and the number of epochs
-    run over all folds; raises :class:`optuna.TrialPruned` when the pruner says so.
-    A fit that raises is recorded with ``error_score`` on every fold (or re-raised
-    with ``error_score="raise"``).
+    run over all folds; raises :class:`PrunedWithScores` (an
+    :class:`optuna.TrialPruned`) with the scores each fold reached when the pruner
+    says so. A fit that raises is recorded with ``error_score`` on every fold (or
+    re-raised with ``error_score="raise"``).
     """
     folds: list[_Fold] = []
     stacked = None
@@ -244,8 +255,11 @@ def cross_validate_pruned(
             more = any(f.running and f.epochs < f.final.max_iter for f in folds)
             if more and trial.should_prune():
                 trial.set_user_attr(EPOCHS_ATTR, sum(f.epochs for f in folds))
-                _close(folds, stacked)
-                raise optuna.TrialPruned(f"pruned after {step} epochs")
+                _close(folds, stacked)  # each fold's model as trained so far
+                outs = _score_folds(
+                    folds, X, y, scorer, score_params, return_train_score, error_score
+                )
+                raise PrunedWithScores(f"pruned after {step} epochs", outs)
     except optuna.TrialPruned:
         raise
     except KeyboardInterrupt:
@@ -257,11 +271,17 @@ def cross_validate_pruned(
         _close(folds, stacked)
         if error_score == "raise":
             raise
-        return _failed(splits, traceback.format_exc(), error_score), sum(
-            f.epochs for f in folds
-        )
+        outs = _failed(splits, traceback.format_exc(), error_score, return_train_score)
+        return outs, sum(f.epochs for f in folds)
     finally:
         _close(folds, stacked)
+    outs = _score_folds(
+        folds, X, y, scorer, score_params, return_train_score, error_score
+    )
+    return outs, sum(f.epochs for f in folds)
+
+
+def _score_folds(folds, X, y, scorer, score_params, return_train_score, error_score):
     outs = []
     for fold in folds:
         _finish(fold)
@@ -270,7 +290,7 @@ def cross_validate_pruned(
                 fold, X, y, scorer, score_params, return_train_score, error_score
             )
         )
-    return outs, sum(f.epochs for f in folds)
+    return outs
 
 
 def _finish(fold: _Fold) -> None:
@@ -308,21 +328,23 @@ def _score_fold(fold, X, y, scorer, score_params, return_train_score, error_scor
     return out
 
 
-def _failed(splits, message: str, error_score) -> list[dict]:
+def _failed(splits, message: str, error_score, return_train_score) -> list[dict]:
     warnings.warn(
         "A trial's fit failed; its score on every fold is set to "
         f"{error_score}. Details:\n{message}",
         UserWarning,
         stacklevel=3,
     )
-    return [
-        {
+    outs = []
+    for _, test in splits:
+        out = {
             "test_scores": error_score,
-            "train_scores": error_score,
             "fit_time": 0.0,
             "score_time": 0.0,
             "n_test_samples": len(test),
             "fit_error": message,
         }
-        for _, test in splits
-    ]
+        if return_train_score:
+            out["train_scores"] = error_score
+        outs.append(out)
+    return outs

@@ -6,7 +6,11 @@ build ``cv_results_`` over the whole study with scikit-learn's own formatting.
 
 from __future__ import annotations
 
+import numpy as np
+from scipy.stats import rankdata
+
 CV_ATTR = "sknn:cv"
+PRUNED_KEY = "pruned"  # in a record: scores reached before the trial was pruned
 
 
 def _float(v) -> float:
@@ -60,3 +64,23 @@ def from_record(record: dict, n_splits: int, number: int) -> list[dict]:
             out["train_scores"] = {n: v[k] for n, v in record["train"].items()}
         outs.append(out)
     return outs
+
+
+def rank_finished_first(means, pruned) -> np.ndarray:
+    """scikit-learn's ranks of ``means`` (1 is best; ties share the lowest rank; NaN
+    last) among the finished trials, then among the pruned ones after them."""
+    means = np.asarray(means, dtype=np.float64)
+    pruned = np.asarray(pruned, dtype=bool)
+    ranks = np.zeros(len(means), dtype=np.int32)
+    offset = 0
+    for rows in (np.flatnonzero(~pruned), np.flatnonzero(pruned)):
+        if not len(rows):
+            continue
+        values = means[rows]
+        if np.isnan(values).all():
+            ranks[rows] = offset + 1
+        else:
+            values = np.nan_to_num(values, nan=np.nanmin(values) - 1)
+            ranks[rows] = offset + rankdata(-values, method="min")
+        offset += len(rows)
+    return ranks

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -73,12 +74,21 @@ def decode_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _training_space(params: Mapping[str, Any]) -> dict[str, BaseDistribution]:
-    """Optimiser and regularisation parameters shared by every sknn estimator."""
+BATCH_SIZES = (32, 64, 128, 256)
+
+
+def _training_space(
+    params: Mapping[str, Any], fit_rows: int | None
+) -> dict[str, BaseDistribution]:
+    """Optimiser and regularisation parameters shared by every sknn estimator;
+    batch sizes capped to the ``fit_rows`` rows a fit trains on."""
+    sizes = BATCH_SIZES
+    if fit_rows is not None:
+        sizes = tuple(sorted({min(size, fit_rows) for size in sizes}))
     space: dict[str, BaseDistribution] = {
         "learning_rate_init": FloatDistribution(1e-4, 1e-1, log=True),
         "alpha": FloatDistribution(1e-6, 1e-1, log=True),
-        "batch_size": CategoricalDistribution([32, 64, 128, 256]),
+        "batch_size": CategoricalDistribution(list(sizes)),
     }
     if "dropout" in params:
         space["dropout"] = FloatDistribution(0.0, 0.5)
@@ -139,7 +149,24 @@ def _final_step(estimator: BaseEstimator) -> tuple[str, BaseEstimator]:
     return "", estimator
 
 
-def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution]:
+def _fit_rows(estimator: BaseEstimator, n_samples: int) -> int:
+    """Rows a fit on ``n_samples`` rows trains on: less the validation split of
+    early stopping (or of callbacks that monitor a validation score)."""
+    params = estimator.get_params(deep=False)
+    splits = params.get("early_stopping") and params.get("solver") != "lbfgs"
+    splits = splits or any(
+        getattr(cb, "requires_validation", False)
+        for cb in params.get("callbacks") or ()
+    )
+    fraction = params.get("validation_fraction")
+    if splits and fraction:
+        n_samples -= int(np.ceil(fraction * n_samples))
+    return max(1, n_samples)
+
+
+def default_search_space(
+    estimator: BaseEstimator, *, n_samples: int | None = None
+) -> dict[str, BaseDistribution]:
     """The documented default Optuna search space of an sknn estimator.
 
     The space is chosen by the type of ``estimator`` (or of the last step of a
@@ -148,7 +175,9 @@ def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution
     Every sknn estimator
         ``learning_rate_init``: log-uniform in [1e-4, 1e-1];
         ``alpha`` (L2 weight decay): log-uniform in [1e-6, 1e-1];
-        ``batch_size``: one of 32, 64, 128, 256;
+        ``batch_size``: one of 32, 64, 128, 256, each capped to the rows a fit
+        trains on when ``n_samples`` is given (so that no batch is larger than
+        the data);
         ``dropout`` (where the estimator has it): uniform in [0, 0.5].
     MLPClassifier, MLPRegressor
         ``hidden_layer_sizes``: one of (32,), (64,), (128,), (256,), (64, 64),
@@ -170,6 +199,11 @@ def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution
     ----------
     estimator : estimator instance
         An sknn estimator, or a Pipeline ending in one.
+    n_samples : int or None, default=None
+        Rows each fit of the search sees (:class:`OptunaSearchCV` passes its
+        smallest training fold). The batch sizes are capped to the rows a fit
+        trains on: ``n_samples`` less early stopping's validation split.
+        ``None``: no cap.
 
     Returns
     -------
@@ -187,6 +221,8 @@ def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution
     >>> from sknn.model_selection import default_search_space
     >>> sorted(default_search_space(MLPClassifier()))
     ['activation', 'alpha', 'batch_size', 'dropout', 'hidden_layer_sizes', 'learning_rate_init']
+    >>> default_search_space(MLPClassifier(), n_samples=100)["batch_size"].choices
+    (32, 64, 100)
     """
     prefix, final = _final_step(estimator)
     from sknn.base import BaseNeuralNet
@@ -203,7 +239,8 @@ def default_search_space(estimator: BaseEstimator) -> dict[str, BaseDistribution
             "param_distributions, a dict of parameter names to Optuna distributions."
         )
     params = final.get_params(deep=False)
-    space = {**arch(params), **_training_space(params)}
+    rows = None if n_samples is None else _fit_rows(final, int(n_samples))
+    space = {**arch(params), **_training_space(params, rows)}
     return {prefix + name: dist for name, dist in space.items()}
 
 
