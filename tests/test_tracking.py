@@ -186,6 +186,7 @@ def test_only_rank_zero_logs(data, tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(dist, "is_available", lambda: True)
         m.setattr(dist, "is_initialized", lambda: True)
+        m.setattr(dist, "get_world_size", lambda group=None: 2)
         m.setattr(dist, "get_rank", lambda group=None: 1)
         assert not tracking._is_logging_rank()
         m.setattr(dist, "get_rank", lambda group=None: 0)

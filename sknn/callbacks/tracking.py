@@ -16,9 +16,8 @@ import tempfile
 import time
 import warnings
 
-import torch
-
 from sknn.callbacks.base import Callback
+from sknn.utils.ranks import is_main_process
 
 __all__ = ["MLflowLogger", "TensorBoardLogger"]
 
@@ -37,8 +36,7 @@ def _require(module: str, extra: str, who: str):
 
 def _is_logging_rank() -> bool:
     """Only one process of a ``torch.distributed`` job writes."""
-    dist = torch.distributed
-    return not (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
+    return is_main_process()
 
 
 def _fitting_estimator(trainer):
