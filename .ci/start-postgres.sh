@@ -34,6 +34,9 @@ fi
 if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
     PORT="$(cat "$DIR/port")"
 else
+    # Not running: a postmaster.pid left by a killed server is stale (its process id
+    # may belong to another process by now, which would stop the start).
+    rm -f "$DATA/postmaster.pid"
     PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     echo "$PORT" > "$DIR/port"
     as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w \

@@ -21,7 +21,7 @@ import uuid
 import numpy as np
 import optuna
 import pytest
-from _services import postgres_url, require_module
+from _services import postgres_url, require_module, service_missing
 from optuna.trial import TrialState
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -195,8 +195,12 @@ def _fresh_storage(kind: str, tmp_path, round_: int):
     url = sqlalchemy.engine.make_url(postgres_url())
     name = f"sknn_fresh_{uuid.uuid4().hex[:12]}"
     admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    try:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    except sqlalchemy.exc.ProgrammingError as exc:  # a role without CREATEDB
+        admin.dispose()
+        service_missing(f"PostgreSQL: cannot create a fresh database: {exc}")
 
     def drop():
         with admin.connect() as connection:
