@@ -28,6 +28,11 @@ from sklearn.utils.validation import (
 
 from sknn._archive import load_optimizer_into
 from sknn.callbacks.base import Callback
+from sknn.data.adapters import (
+    adapt_fit_input,
+    adapt_predict_input,
+    check_loader_kwargs,
+)
 from sknn.data.split import validation_split
 from sknn.finetune import FineTuneMixin
 from sknn.training import (
@@ -143,15 +148,17 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit template
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the network to ``X`` and ``y``.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or Dataset
+            Training data; also a torch ``Dataset`` / ``DataLoader`` (read once into
+            memory), a :class:`sknn.data.SliceDataset` or, for ``NeuralNet*``, a
+            :class:`sknn.data.MultiInput` (see the "Your data, your way" page).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets; ``None`` only for a Dataset whose items are ``(x, y)`` pairs.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights in the loss (and in the validation score).
 
@@ -217,6 +224,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
     ) -> SimpleNamespace:
         """Validate, encode, build (or keep) the module and assemble the Trainer."""
         self._check_params_extra()
+        X, y = adapt_fit_input(X, y, **self._adapter_options())
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -446,11 +454,24 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
     def _forward(self, X) -> torch.Tensor:
         """Validate ``X`` and return the raw network output (device tensor)."""
         check_is_fitted(self, "module_")
+        X = adapt_predict_input(X, **self._adapter_options(predict=True))
         X, _ = self._validate_inputs(X, reset=False)
         data = TensorData(
             X, None, None, torch.device(self.device_), x_dtype=self._torch_dtype()
         )
         return warn_non_finite(predict_batched(self.module_, data))
+
+    def _adapter_options(self, *, predict: bool = False) -> dict:
+        """How :mod:`sknn.data.adapters` reads Datasets and several inputs here."""
+        options = dict(
+            loader_kwargs=check_loader_kwargs(getattr(self, "loader_kwargs", None)),
+            estimator=type(self).__name__,
+            multi_input=getattr(self, "_multi_input", False),
+        )
+        if predict:
+            meta = getattr(self, "_meta_", None) or {}
+            options["n_inputs"] = len(meta.get("input_names") or (0,))
+        return options
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict[str, Any]:

@@ -1,12 +1,15 @@
-"""Input validation, target encoding and validation splits."""
+"""Input adapters and validation, target encoding and validation splits."""
 
+from sknn.data.adapters import MultiInput, SliceDataset
 from sknn.data.split import validation_split
 from sknn.data.targets import ClassTargetEncoder, RegressionTargetScaler
 from sknn.data.windows import make_windows
 
 __all__ = [
     "ClassTargetEncoder",
+    "MultiInput",
     "RegressionTargetScaler",
+    "SliceDataset",
     "make_windows",
     "validation_split",
 ]

@@ -7,12 +7,19 @@ import inspect
 
 import torch
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_array
 from torch import nn
 
 from sknn.base import BaseNeuralNet
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
-from sknn.modules import MLP
+from sknn.data.multi import (
+    MultiInput,
+    check_multi_input,
+    example_inputs,
+    multi_input_meta,
+)
+from sknn.modules import MLP, KeywordInputs
 from sknn.training.losses import REGRESSION_LOSSES
 
 #: Fit-time facts a module may declare among its keyword arguments.
@@ -79,6 +86,10 @@ _DOC_PARAMS = """
         Floating precision of the weights and of the data on the device.
     callbacks : list of Callback, default=None
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
+    loader_kwargs : dict, default=None
+        Options of the ``torch.utils.data.DataLoader`` that reads a ``Dataset`` given
+        as ``X`` (``num_workers``, ``pin_memory``, ``collate_fn``, ``batch_size``,
+        ...); see the "Your data, your way" page. Arrays never go through a loader.
 """
 
 _DOC_ATTRS = """
@@ -109,7 +120,56 @@ _DOC_ATTRS = """
 class _ModuleMixin:
     """Build the user's module from the fit-time facts it declares."""
 
+    #: A dict or MultiInput feeds forward(**inputs) (sknn.data.adapters).
+    _multi_input = True
+
+    def _validate_inputs(self, X, *, reset: bool, y=None):
+        names = None if reset else (getattr(self, "_meta_", None) or {}).get(
+            "input_names"
+        )
+        if not isinstance(X, MultiInput):
+            if names:
+                raise ValueError(
+                    f"{type(self).__name__} was fitted on several inputs {names}; "
+                    "pass them as a dict or a sknn.data.MultiInput."
+                )
+            return super()._validate_inputs(X, reset=reset, y=y)
+        if not reset and not names:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on one input; X holds "
+                f"{len(X.names)} ({X!r})."
+            )
+        Xv = check_multi_input(X, None if reset else self._meta_)
+        if reset:  # array facts of an earlier fit do not describe these inputs
+            for attr in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(attr, None)
+        if y is None:
+            return Xv, None
+        y = check_array(
+            y,
+            ensure_2d=False,
+            dtype="numeric" if self._y_check().get("y_numeric") else None,
+            input_name="y",
+        )
+        if y.shape[0] != Xv.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{Xv.shape[0]}, {y.shape[0]}]"
+            )
+        return Xv, y
+
+    def _meta(self, X) -> dict:
+        if isinstance(X, tuple):  # validated several inputs
+            return multi_input_meta(X)
+        return super()._meta(X)
+
     def _build_module(self, meta: dict) -> nn.Module:
+        net = self._build_user_module(meta)
+        if meta.get("keyword_inputs"):
+            net = KeywordInputs(net, meta["input_names"])
+        return net
+
+    def _build_user_module(self, meta: dict) -> nn.Module:
         factory = MLP if self.module is None else self.module
         if isinstance(factory, nn.Module):
             return copy.deepcopy(factory)
@@ -155,21 +215,22 @@ def _checked(net: nn.Module, meta: dict, name: str) -> nn.Module:
     input or output width does not fit the data gets a ``ValueError`` naming the
     widths, before training (not a torch error in the middle of it)."""
     p = next(net.parameters(), None)
-    x = torch.zeros(
+    xs = example_inputs(
+        meta,
         2,
-        *meta["input_shape"],
-        dtype=torch.float32 if p is None or not p.is_floating_point() else p.dtype,
-        device=None if p is None else p.device,
+        torch.float32 if p is None or not p.is_floating_point() else p.dtype,
+        None if p is None else p.device,
     )
     was_training = net.training
     net.eval()
     try:
         with torch.no_grad():
-            out = net(x)
+            out = net(*xs)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        shapes = [tuple(x.shape) for x in xs]
         raise ValueError(
             f"The module {name} cannot read X: it fails on a batch of shape "
-            f"{tuple(x.shape)} ({exc}). Its input width must be n_features_in="
+            f"{shapes[0] if len(xs) == 1 else shapes} ({exc}). Its input width must be n_features_in="
             f"{meta['n_features_in']}; declare n_features_in among its keyword "
             "arguments to receive it."
         ) from exc
@@ -199,6 +260,7 @@ def _constraints() -> dict:
         **BaseNeuralNet._parameter_constraints,
         "module": [callable, None],
         "module_kwargs": [dict, None],
+        "loader_kwargs": [dict, None],
     }
 
 
@@ -282,6 +344,7 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        loader_kwargs: dict | None = None,
     ) -> None:
         self.module = module
         self.module_kwargs = module_kwargs
@@ -310,6 +373,7 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.loader_kwargs = loader_kwargs
 
 
 class NeuralNetRegressor(_ModuleMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -386,6 +450,7 @@ default="squared_error"
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        loader_kwargs: dict | None = None,
     ) -> None:
         self.module = module
         self.module_kwargs = module_kwargs
@@ -415,6 +480,7 @@ default="squared_error"
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.loader_kwargs = loader_kwargs
 
 
 __all__ = ["FIT_TIME_FACTS", "NeuralNetClassifier", "NeuralNetRegressor"]

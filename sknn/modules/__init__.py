@@ -11,7 +11,8 @@ torch.Size([2, 3])
 
 from sknn.modules.activations import ACTIVATIONS, make_activation
 from sknn.modules.cnn import CNN
+from sknn.modules.keyword import KeywordInputs
 from sknn.modules.mlp import MLP
 from sknn.modules.rnn import RNN
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "RNN", "make_activation"]
+__all__ = ["ACTIVATIONS", "CNN", "KeywordInputs", "MLP", "RNN", "make_activation"]

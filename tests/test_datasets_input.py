@@ -1,0 +1,386 @@
+"""torch Datasets and DataLoaders, SliceDataset, and several inputs (MultiInput)."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    StratifiedKFold,
+    cross_val_score,
+    train_test_split,
+)
+from sklearn.pipeline import Pipeline
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
+
+import sknn
+from sknn import (
+    CNNClassifier,
+    MLPClassifier,
+    MLPRegressor,
+    NeuralNetClassifier,
+    NeuralNetRegressor,
+    RNNRegressor,
+)
+from sknn.data import MultiInput, SliceDataset
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+FAST = dict(max_iter=15, random_state=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.RandomState(0)
+    X = rng.randn(90, 4).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+    return X, y
+
+
+class CountingDataset(Dataset):
+    """(x, y) items; counts reads."""
+
+    def __init__(self, X, y):
+        self.X, self.y, self.reads = torch.as_tensor(X), torch.as_tensor(y), 0
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        self.reads += 1
+        return self.X[i], self.y[i]
+
+
+class DictDataset(Dataset):
+    """Items ({"a": ..., "b": ...}, y)."""
+
+    def __init__(self, X, y):
+        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return {"a": self.X[i, :2], "b": self.X[i, 2:]}, self.y[i]
+
+
+class Stream(IterableDataset):
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __iter__(self):
+        for x, t in zip(self.X, self.y):
+            yield torch.as_tensor(x), int(t)
+
+
+class TwoInputs(nn.Module):
+    """forward(a, b); receives the per-input widths as fit-time facts."""
+
+    def __init__(self, n_features_in, n_outputs, width=8):
+        super().__init__()
+        self.seen = n_features_in
+        self.a = nn.Linear(n_features_in["a"], width)
+        self.b = nn.Linear(n_features_in["b"], width)
+        self.out = nn.Linear(width, n_outputs)
+
+    def forward(self, a, b):
+        return self.out(torch.relu(self.a(a) + self.b(b)))
+
+
+class Positional(nn.Module):
+    def __init__(self, n_features_in, n_outputs):
+        super().__init__()
+        self.a = nn.Linear(n_features_in[0], n_outputs)
+        self.b = nn.Linear(n_features_in[1], n_outputs)
+
+    def forward(self, a, b):
+        return self.a(a) + self.b(b)
+
+
+def _weights(est):
+    return [p.detach().clone() for p in est.module_.parameters()]
+
+
+def _same_weights(a, b):
+    return all(torch.equal(p, q) for p, q in zip(_weights(a), _weights(b)))
+
+
+# ---------------------------------------------------------------- Datasets
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y: TensorDataset(torch.tensor(X), torch.tensor(y)),
+        lambda X, y: CountingDataset(X, y),
+        lambda X, y: DataLoader(TensorDataset(torch.tensor(X), torch.tensor(y)), 7),
+        lambda X, y: Stream(X, y),
+    ],
+    ids=["TensorDataset", "map-style", "DataLoader", "IterableDataset"],
+)
+def test_dataset_of_pairs_fits_as_arrays(table, make):
+    X, y = table
+    ref = MLPClassifier(hidden_layer_sizes=(8,), **FAST).fit(X, y)
+    est = MLPClassifier(hidden_layer_sizes=(8,), **FAST).fit(make(X, y))
+    assert _same_weights(ref, est)
+    np.testing.assert_array_equal(est.predict(make(X, y)), ref.predict(X))
+    assert est.n_features_in_ == 4
+
+
+def test_dataset_of_inputs_with_y_and_string_labels(table):
+    X, y = table
+    labels = np.array(["no", "yes"])[y]
+    ds = TensorDataset(torch.tensor(X))  # items are (x,)
+    est = MLPClassifier(hidden_layer_sizes=(8,), **FAST).fit(ds, labels)
+    ref = MLPClassifier(hidden_layer_sizes=(8,), **FAST).fit(X, labels)
+    assert list(est.classes_) == ["no", "yes"]
+    np.testing.assert_array_equal(est.predict(ds), ref.predict(X))
+
+
+@pytest.mark.parametrize(
+    "est, X",
+    [
+        (MLPRegressor(hidden_layer_sizes=(8,), **FAST), np.zeros((40, 4))),
+        (CNNClassifier(max_iter=2, random_state=0, device="cpu"), np.zeros((40, 1, 8, 8))),
+        (RNNRegressor(max_iter=2, random_state=0, device="cpu"), np.zeros((40, 5, 3))),
+        (NeuralNetRegressor(**FAST), np.zeros((40, 4))),
+    ],
+    ids=["MLPRegressor", "CNNClassifier", "RNNRegressor", "NeuralNetRegressor"],
+)
+def test_every_family_takes_a_dataset(est, X):
+    rng = np.random.RandomState(1)
+    X = (X + rng.rand(*X.shape)).astype(np.float32)
+    y = (
+        rng.randint(0, 2, len(X))
+        if isinstance(est, CNNClassifier)
+        else rng.rand(len(X)).astype(np.float32)
+    )
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    a = clone(est).fit(ds)
+    b = clone(est).fit(X, y)
+    np.testing.assert_array_equal(a.predict(ds), b.predict(X))
+
+
+def test_predict_on_a_loader_and_on_x_only_items(table):
+    X, y = table
+    est = MLPClassifier(hidden_layer_sizes=(8,), **FAST).fit(X, y)
+    loader = DataLoader(TensorDataset(torch.tensor(X)), batch_size=32)
+    np.testing.assert_array_equal(est.predict(loader), est.predict(X))
+    np.testing.assert_allclose(
+        est.predict_proba(TensorDataset(torch.tensor(X), torch.tensor(y))),
+        est.predict_proba(X),
+    )
+
+
+def test_loader_kwargs_collate_fn_is_used_and_cloned(table):
+    X, y = table
+    calls = []
+
+    def collate(items):
+        calls.append(len(items))
+        xs, ys = zip(*items)
+        return torch.stack(xs) * 2, torch.stack(ys)
+
+    net = NeuralNetClassifier(loader_kwargs={"collate_fn": collate, "batch_size": 30}, **FAST)
+    net.fit(TensorDataset(torch.tensor(X), torch.tensor(y)))
+    assert calls == [30, 30, 30]
+    ref = NeuralNetClassifier(**FAST).fit(X * 2, y)
+    assert _same_weights(ref, net)
+    assert clone(net).get_params()["loader_kwargs"]["batch_size"] == 30
+
+
+def test_bad_loader_kwargs(table):
+    X, y = table
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    with pytest.raises(ValueError, match="loader_kwargs has options"):
+        NeuralNetClassifier(loader_kwargs={"shuffle": True}, **FAST).fit(ds)
+    with pytest.raises(ValueError, match="loader_kwargs"):
+        NeuralNetClassifier(loader_kwargs=[1], **FAST).fit(ds)
+
+
+class Strings(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return object(), 1
+
+
+def test_dataset_with_the_wrong_structure_gets_clear_errors(table):
+    X, y = table
+    est = MLPClassifier(**FAST)
+    with pytest.raises(ValueError, match=r"each item must be an \(x, y\) pair"):
+        est.fit(TensorDataset(torch.tensor(X)))
+    with pytest.raises(ValueError, match=r"each item must be an \(x, y\) pair"):
+        est.fit(TensorDataset(torch.tensor(X), torch.tensor(y), torch.tensor(y)))
+    with pytest.raises(ValueError, match="Could not read the Strings"):
+        est.fit(Strings())
+    with pytest.raises(ValueError, match="takes one input"):
+        # (x, y) items and y given again: two inputs for a one-input network
+        est.fit(TensorDataset(torch.tensor(X), torch.tensor(y)), y)
+    with pytest.raises(ValueError, match="0 sample"):
+        est.fit(TensorDataset(torch.zeros(0, 4), torch.zeros(0)))
+    with pytest.raises(ValueError, match="SliceDataset"):
+        SliceDataset(TensorDataset(torch.tensor(X)), idx=1).__array__()
+
+
+# ---------------------------------------------------------------- SliceDataset
+def test_slice_dataset_indexing(table):
+    X, y = table
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    Xs, ys = SliceDataset(ds), SliceDataset(ds, idx=1)
+    assert len(Xs) == 90 and Xs.shape == (90,)
+    assert torch.equal(Xs[3], torch.tensor(X[3]))
+    sub = Xs[np.array([5, 1, 7])]
+    assert isinstance(sub, SliceDataset) and len(sub) == 3
+    assert torch.equal(sub[1], torch.tensor(X[1]))
+    assert len(Xs[10:20]) == 10 and len(Xs[y == 1]) == int(y.sum())
+    np.testing.assert_array_equal(np.asarray(ys), y)
+    np.testing.assert_array_equal(np.asarray(ys[sub.indices]), y[[5, 1, 7]])
+
+
+def test_slice_datasets_of_one_dataset_read_each_item_once(table):
+    X, y = table
+    ds = CountingDataset(X, y)
+    MLPClassifier(hidden_layer_sizes=(8,), **FAST).fit(
+        SliceDataset(ds), SliceDataset(ds, idx=1)
+    )
+    assert ds.reads == len(X)
+
+
+def test_cross_val_score_on_slice_datasets_is_stratified_as_arrays(table):
+    X, y = table
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    est = MLPClassifier(hidden_layer_sizes=(8,), **FAST)
+    ref = cross_val_score(est, X, y, cv=3)  # a classifier's cv=3 is stratified
+    got = cross_val_score(est, SliceDataset(ds), SliceDataset(ds, idx=1), cv=3)
+    np.testing.assert_array_equal(got, ref)
+    unstratified = cross_val_score(est, X, y, cv=KFold(3))
+    assert not np.array_equal(got, unstratified)
+
+
+def test_grid_search_on_slice_datasets(table):
+    X, y = table
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    grid = {"alpha": [1e-4, 1.0], "hidden_layer_sizes": [(4,), (8,)]}
+    cv = StratifiedKFold(3)
+    est = MLPClassifier(**FAST)
+    ref = GridSearchCV(est, grid, cv=cv).fit(X, y)
+    got = GridSearchCV(est, grid, cv=cv).fit(SliceDataset(ds), SliceDataset(ds, idx=1))
+    np.testing.assert_array_equal(
+        got.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(got.predict(SliceDataset(ds)), ref.predict(X))
+
+
+# ---------------------------------------------------------------- several inputs
+def test_dict_inputs_feed_forward_by_keyword(table):
+    X, y = table
+    inputs = {"a": X[:, :2], "b": X[:, 2:]}
+    net = NeuralNetClassifier(TwoInputs, **FAST).fit(inputs, y)
+    assert net.module_.module.seen == {"a": 2, "b": 2}
+    assert net.predict(inputs).shape == (90,)
+    same = NeuralNetClassifier(TwoInputs, **FAST).fit(MultiInput(inputs), y)
+    assert _same_weights(net, same)
+    assert not hasattr(net, "n_features_in_")
+    # a Dataset yielding dict x feeds the same module
+    from_ds = NeuralNetClassifier(TwoInputs, **FAST).fit(DictDataset(X, y))
+    assert _same_weights(net, from_ds)
+    np.testing.assert_array_equal(from_ds.predict(DictDataset(X, y)), net.predict(inputs))
+
+
+def test_tuple_inputs_feed_forward_by_position(table):
+    X, y = table
+    inputs = MultiInput([X[:, :2], X[:, 2:]])
+    net = NeuralNetRegressor(Positional, **FAST).fit(inputs, X[:, 0])
+    assert net.predict(inputs).shape == (90,)
+    ds = TensorDataset(torch.tensor(X[:, :2]), torch.tensor(X[:, 2:]))
+    np.testing.assert_allclose(net.predict(ds), net.predict(inputs))
+
+
+def test_multi_input_slices_in_splitters_pipelines_and_searches(table):
+    X, y = table
+    inputs = MultiInput({"a": X[:, :2], "b": X[:, 2:]})
+    tr, te = train_test_split(inputs, test_size=30, random_state=0)
+    assert isinstance(tr, MultiInput) and len(tr) == 60 and len(te) == 30
+    net = NeuralNetClassifier(TwoInputs, **FAST)
+    scores = cross_val_score(Pipeline([("net", net)]), inputs, y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.5)
+    search = GridSearchCV(net, {"module_kwargs": [{"width": 4}, {"width": 16}]}, cv=3)
+    search.fit(inputs, y)
+    assert search.best_estimator_.module_.module.a.out_features in (4, 16)
+
+
+class Embed(nn.Module):
+    def __init__(self, n_outputs):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+        self.fc = nn.Linear(4 + 2, n_outputs)
+
+    def forward(self, ids, num):
+        return self.fc(torch.cat([self.emb(ids), num], 1))
+
+
+def test_integer_inputs_stay_integer_for_embeddings(table):
+    X, y = table
+    ids = (np.abs(X[:, 0]) * 3).astype(np.int64) % 10
+    inputs = {"ids": ids, "num": X[:, 1:3]}
+    target = ids % 2  # learnable from the embedding alone
+    net = NeuralNetClassifier(Embed, max_iter=60, learning_rate_init=0.05, random_state=0)
+    assert net.fit(inputs, target).score(inputs, target) == 1.0
+
+
+def test_multi_input_errors(table):
+    X, y = table
+    with pytest.raises(ValueError, match="same number of samples"):
+        MultiInput({"a": X, "b": X[:10]})
+    with pytest.raises(ValueError, match="same number of samples"):
+        NeuralNetClassifier(TwoInputs, **FAST).fit({"a": X, "b": X[:10]}, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        NeuralNetClassifier(TwoInputs, **FAST).fit({"a": X, "b": X}, y[:10])
+    with pytest.raises(ValueError, match="takes one input"):
+        MLPClassifier(**FAST).fit({"a": X, "b": X}, y)
+    net = NeuralNetClassifier(TwoInputs, **FAST).fit({"a": X[:, :2], "b": X[:, 2:]}, y)
+    with pytest.raises(ValueError, match="fitted on several inputs"):
+        net.predict(X)
+    with pytest.raises(ValueError, match=r"inputs \['a', 'c'\]"):
+        net.predict({"a": X[:, :2], "c": X[:, 2:]})
+    with pytest.raises(ValueError, match="samples of shape"):
+        net.predict({"a": X[:, :3], "b": X[:, 2:]})
+    bad = X[:, :2].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        net.predict({"a": bad, "b": X[:, 2:]})
+    with pytest.raises(ValueError, match="fitted on one input"):
+        NeuralNetClassifier(**FAST).fit(X, y).predict({"a": X, "b": X})
+
+
+def test_multi_input_net_clones_pickles_and_saves(table, tmp_path):
+    X, y = table
+    inputs = {"a": X[:, :2], "b": X[:, 2:]}
+    net = NeuralNetClassifier(TwoInputs, **FAST).fit(inputs, y)
+    again = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(again.predict(inputs), net.predict(inputs))
+    path = tmp_path / "two.sknn"
+    sknn.save(net, path)
+    loaded = sknn.load(path, module=TwoInputs)
+    np.testing.assert_array_equal(loaded.predict(inputs), net.predict(inputs))
+    assert not hasattr(clone(net), "module_")
+
+
+def test_arrays_do_not_go_through_the_adapter_copies(table):
+    """Plain arrays reach validation as the very same objects (no copy, no loader)."""
+    X, y = table
+    from sknn.data.adapters import adapt_fit_input, adapt_predict_input
+
+    Xa, ya = adapt_fit_input(X, y)
+    assert Xa is X and ya is y
+    assert adapt_predict_input(X) is X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
