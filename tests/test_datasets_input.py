@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
@@ -147,7 +145,10 @@ def test_dataset_of_inputs_with_y_and_string_labels(table):
     "est, X",
     [
         (MLPRegressor(hidden_layer_sizes=(8,), **FAST), np.zeros((40, 4))),
-        (CNNClassifier(max_iter=2, random_state=0, device="cpu"), np.zeros((40, 1, 8, 8))),
+        (
+            CNNClassifier(max_iter=2, random_state=0, device="cpu"),
+            np.zeros((40, 1, 8, 8)),
+        ),
         (RNNRegressor(max_iter=2, random_state=0, device="cpu"), np.zeros((40, 5, 3))),
         (NeuralNetRegressor(**FAST), np.zeros((40, 4))),
     ],
@@ -187,7 +188,9 @@ def test_loader_kwargs_collate_fn_is_used_and_cloned(table):
         xs, ys = zip(*items)
         return torch.stack(xs) * 2, torch.stack(ys)
 
-    net = NeuralNetClassifier(loader_kwargs={"collate_fn": collate, "batch_size": 30}, **FAST)
+    net = NeuralNetClassifier(
+        loader_kwargs={"collate_fn": collate, "batch_size": 30}, **FAST
+    )
     net.fit(TensorDataset(torch.tensor(X), torch.tensor(y)))
     assert calls == [30, 30, 30]
     ref = NeuralNetClassifier(**FAST).fit(X * 2, y)
@@ -292,11 +295,13 @@ def test_dict_inputs_feed_forward_by_keyword(table):
     # a Dataset yielding dict x feeds the same module
     from_ds = NeuralNetClassifier(TwoInputs, **FAST).fit(DictDataset(X, y))
     assert _same_weights(net, from_ds)
-    np.testing.assert_array_equal(from_ds.predict(DictDataset(X, y)), net.predict(inputs))
+    np.testing.assert_array_equal(
+        from_ds.predict(DictDataset(X, y)), net.predict(inputs)
+    )
 
 
 def test_tuple_inputs_feed_forward_by_position(table):
-    X, y = table
+    X, _ = table
     inputs = MultiInput([X[:, :2], X[:, 2:]])
     net = NeuralNetRegressor(Positional, **FAST).fit(inputs, X[:, 0])
     assert net.predict(inputs).shape == (90,)
@@ -328,11 +333,13 @@ class Embed(nn.Module):
 
 
 def test_integer_inputs_stay_integer_for_embeddings(table):
-    X, y = table
+    X, _ = table
     ids = (np.abs(X[:, 0]) * 3).astype(np.int64) % 10
     inputs = {"ids": ids, "num": X[:, 1:3]}
     target = ids % 2  # learnable from the embedding alone
-    net = NeuralNetClassifier(Embed, max_iter=60, learning_rate_init=0.05, random_state=0)
+    net = NeuralNetClassifier(
+        Embed, max_iter=60, learning_rate_init=0.05, random_state=0
+    )
     assert net.fit(inputs, target).score(inputs, target) == 1.0
 
 
@@ -382,5 +389,24 @@ def test_arrays_do_not_go_through_the_adapter_copies(table):
     Xa, ya = adapt_fit_input(X, y)
     assert Xa is X and ya is y
     assert adapt_predict_input(X) is X
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
+
+
+def test_many_networks_cross_validation_takes_the_new_inputs(table):
+    """sknn.model_selection stacks SliceDataset views (read into arrays) and fits
+    several-input networks one by one: the scores of scikit-learn's own loop."""
+    from sknn import model_selection as ms
+
+    X, y = table
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    clf = MLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=30, learning_rate_init=0.01, random_state=0
+    )
+    np.testing.assert_allclose(
+        ms.cross_val_score(clf, SliceDataset(ds), SliceDataset(ds, idx=1), cv=3),
+        cross_val_score(clf, X, y, cv=3),
+    )
+    inputs = MultiInput({"a": X[:, :2], "b": X[:, 2:]})
+    net = NeuralNetClassifier(TwoInputs, **FAST)
+    np.testing.assert_allclose(
+        ms.cross_val_score(net, inputs, y, cv=3), cross_val_score(net, inputs, y, cv=3)
+    )

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from numbers import Integral
-from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _num_samples
 from torch.utils.data import DataLoader, Dataset
 
 from sknn.data.multi import MultiInput, _row_key

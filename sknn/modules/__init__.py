@@ -15,4 +15,4 @@ from sknn.modules.keyword import KeywordInputs
 from sknn.modules.mlp import MLP
 from sknn.modules.rnn import RNN
 
-__all__ = ["ACTIVATIONS", "CNN", "KeywordInputs", "MLP", "RNN", "make_activation"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "RNN", "KeywordInputs", "make_activation"]
