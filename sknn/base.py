@@ -8,6 +8,7 @@ Everything about the loop itself lives in :mod:`sknn.training`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from numbers import Integral, Real
@@ -46,9 +47,11 @@ from sknn.training import (
     predict_batched,
 )
 from sknn.training.engine import TrainState, warn_non_finite
+from sknn.training.inference import CHUNK_SIZE, as_inputs, n_rows, to_device_chunk
 from sknn.training.optim import LRSchedule, split_decay_groups
 from sknn.utils.device import resolve_device
 from sknn.utils.random import RNGScope, draw_seed, torch_seed
+from sknn.utils.threads import auto_threads, macs_per_row, torch_threads
 
 
 class BaseNeuralNet(FineTuneMixin, BaseEstimator):
@@ -86,6 +89,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "callbacks": [list, tuple, None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     # ------------------------------------------------------------------ hooks to fill
@@ -182,7 +186,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         run = self._setup_fit(
             X, y, sample_weight=sample_weight, incremental=incremental, classes=classes
         )
-        with run.rng:
+        with run.rng, self._fit_threads(run):
             run.trainer.fit(run.train, run.valid)
         self._finish_fit(run)
         return self
@@ -201,7 +205,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         trainer.begin(run.train, run.valid)
         try:
             while not trainer.done:
-                with run.rng:
+                with run.rng, self._fit_threads(run):
                     record = trainer.run_epoch()
                 if record is not None:
                     yield record
@@ -452,14 +456,45 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ predict helpers
     def _forward(self, X) -> torch.Tensor:
-        """Validate ``X`` and return the raw network output (device tensor)."""
-        check_is_fitted(self, "module_")
+        """Validate ``X`` and return the raw network output (device tensor).
+
+        The lean inference path: the input is converted one chunk at a time into one
+        preallocated output, and per-call work is only what a prediction needs.
+        """
+        module = self.__dict__.get("module_")
+        if module is None:
+            check_is_fitted(self, "module_")
+        X = self._validate_predict_inputs(X)
+        device = torch.device(self.device_)
+        with self._thread_scope(X, min(n_rows(X), CHUNK_SIZE)):
+            out = predict_batched(module, X, device=device, dtype=self._torch_dtype())
+        if out.is_floating_point() and not bool(torch.isfinite(out).all()):
+            warn_non_finite(out)
+        return out
+
+    def _validate_predict_inputs(self, X):
+        """``_validate_inputs(X, reset=False)``, with a fast path for plain arrays.
+
+        A C-ordered NumPy float array of the fitted width, fitted without feature
+        names and finite, passes scikit-learn's ``validate_data`` unchanged; it is
+        checked here in a few microseconds (a one-row prediction would otherwise
+        spend most of its time in validation). Anything else, including every input
+        that fails a check, goes through ``validate_data`` and gets its errors and
+        warnings.
+        """
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and (X.dtype == np.float32 or X.dtype == np.float64)
+            and X.shape[0] > 0
+            and X.shape[1] == self.__dict__.get("n_features_in_")
+            and "feature_names_in_" not in self.__dict__
+            and type(self)._validate_inputs is BaseNeuralNet._validate_inputs
+            and np.isfinite(X.sum())
+        ):
+            return X
         X = adapt_predict_input(X, **self._adapter_options(predict=True))
-        X, _ = self._validate_inputs(X, reset=False)
-        data = TensorData(
-            X, None, None, torch.device(self.device_), x_dtype=self._torch_dtype()
-        )
-        return warn_non_finite(predict_batched(self.module_, data))
+        return self._validate_inputs(X, reset=False)[0]
 
     def _adapter_options(self, *, predict: bool = False) -> dict:
         """How :mod:`sknn.data.adapters` reads Datasets and several inputs here."""
@@ -472,6 +507,36 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             meta = getattr(self, "_meta_", None) or {}
             options["n_inputs"] = len(meta.get("input_names") or (0,))
         return options
+
+    # ------------------------------------------------------------------ threads
+    def _macs_per_row(self, X, device: torch.device) -> float:
+        """Multiply-adds of one forward pass per row, estimated once per network."""
+        module = self.module_
+        cached = module.__dict__.get("_sknn_macs_per_row")
+        if not isinstance(cached, float):
+            xs = X.inputs if isinstance(X, TensorData) else as_inputs(X)
+            dtype = self._torch_dtype()
+            example = tuple(to_device_chunk(x, 0, 1, device, dtype) for x in xs)
+            cached = macs_per_row(module, example)
+            module.__dict__["_sknn_macs_per_row"] = cached
+        return cached
+
+    def _thread_scope(self, X, rows_per_step: int, *, training: bool = False):
+        """Torch's intra-op threads for one call on the CPU (``n_threads``); the
+        previous count is restored when the call ends. A no-op on other devices."""
+        if not self.device_.startswith("cpu"):
+            return contextlib.nullcontext()
+        n = getattr(self, "n_threads", None)
+        if n is None:
+            macs = self._macs_per_row(X, torch.device("cpu")) * rows_per_step
+            n = auto_threads(3 * macs if training else macs)
+        return torch_threads(n)
+
+    def _fit_threads(self, run: SimpleNamespace):
+        """:meth:`_thread_scope` for the training steps of ``run``."""
+        config = run.trainer.config
+        rows = run.train.n_samples if config.full_batch else config.batch_size
+        return self._thread_scope(run.train, rows, training=True)
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict[str, Any]:

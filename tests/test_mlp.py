@@ -161,6 +161,18 @@ def test_sparse_input_is_densified_one_batch_at_a_time(monkeypatch):
     clf = MLPClassifier((8,), batch_size=32, max_iter=1, **CPU).fit(X, y)
     assert rows and max(rows) == 32
     rows.clear()
+    # Prediction converts one chunk at a time (sknn.training.inference).
+    from sknn.training import inference
+
+    real_chunk = inference.to_device_chunk
+
+    def chunk_spy(x, start, stop, *args):
+        block = real_chunk(x, start, stop, *args)
+        if sp.issparse(x):
+            rows.append(block.shape[0])
+        return block
+
+    monkeypatch.setattr(inference, "to_device_chunk", chunk_spy)
     assert clf.predict(X).shape == (5000,)
     assert sum(rows) == 5000 and max(rows) < 5000
 

@@ -91,7 +91,7 @@ def engine_params(
 
 
 #: Parameters after the estimator-specific ones.
-TAIL_PARAMS = params("device", "dtype", "callbacks")
+TAIL_PARAMS = params("device", "dtype", "callbacks", "n_threads")
 
 #: Fitted attributes every network estimator has.
 FIT_ATTRS = attrs(

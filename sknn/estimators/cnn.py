@@ -275,6 +275,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
     ) -> None:
         self.channels = channels
         self.kernel_size = kernel_size
@@ -313,6 +314,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads
 
 
 class CNNRegressor(_CNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -403,6 +405,7 @@ default="squared_error"
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
     ) -> None:
         self.channels = channels
         self.kernel_size = kernel_size
@@ -442,3 +445,4 @@ default="squared_error"
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads

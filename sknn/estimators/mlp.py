@@ -83,6 +83,13 @@ _COMMON_DOC = """
         scikit-learn's arithmetic at a cost in speed.
     callbacks : list of Callback, default=None
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
+    n_threads : int or None, default=None
+        CPU threads torch uses during ``fit`` and ``predict``. ``None`` picks them
+        from the work and the machine: one thread for small networks, never more
+        than the idle cores, torch's current limit (``OMP_NUM_THREADS``,
+        ``threadpoolctl``, joblib workers) or one in a worker thread. Set only for
+        the duration of the call; torch's own setting is restored afterwards. See
+        the "Speed and memory" page of the documentation.
 """
 
 _COMMON_ATTRS = """
@@ -254,6 +261,7 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -284,6 +292,7 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads
 
 
 class MLPRegressor(_MLPMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -366,6 +375,7 @@ default="squared_error"
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -397,3 +407,4 @@ default="squared_error"
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads

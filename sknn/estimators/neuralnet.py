@@ -86,6 +86,13 @@ _DOC_PARAMS = """
         Floating precision of the weights and of the data on the device.
     callbacks : list of Callback, default=None
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
+    n_threads : int or None, default=None
+        CPU threads torch uses during ``fit`` and ``predict``. ``None`` picks them
+        from the work and the machine: one thread for small networks, never more
+        than the idle cores, torch's current limit (``OMP_NUM_THREADS``,
+        ``threadpoolctl``, joblib workers) or one in a worker thread. Set only for
+        the duration of the call; torch's own setting is restored afterwards. See
+        the "Speed and memory" page of the documentation.
     loader_kwargs : dict, default=None
         Options of the ``torch.utils.data.DataLoader`` that reads a ``Dataset`` given
         as ``X`` (``num_workers``, ``pin_memory``, ``collate_fn``, ``batch_size``,
@@ -344,6 +351,7 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
         loader_kwargs: dict | None = None,
     ) -> None:
         self.module = module
@@ -373,6 +381,7 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads
         self.loader_kwargs = loader_kwargs
 
 
@@ -450,6 +459,7 @@ default="squared_error"
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
         loader_kwargs: dict | None = None,
     ) -> None:
         self.module = module
@@ -480,6 +490,7 @@ default="squared_error"
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads
         self.loader_kwargs = loader_kwargs
 
 

@@ -316,6 +316,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -351,6 +352,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads
 
 
 class RNNRegressor(_RNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -438,6 +440,7 @@ default="squared_error"
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        n_threads: int | None = None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -474,3 +477,4 @@ default="squared_error"
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.n_threads = n_threads

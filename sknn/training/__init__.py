@@ -5,8 +5,9 @@ their parameters into the objects below.
 """
 
 from sknn.training.data import TensorData
-from sknn.training.engine import TrainConfig, Trainer, predict_batched
+from sknn.training.engine import TrainConfig, Trainer
 from sknn.training.history import History
+from sknn.training.inference import predict_batched
 from sknn.training.optim import SOLVERS, build_optimizer
 
 __all__ = [

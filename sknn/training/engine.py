@@ -34,6 +34,7 @@ from sknn.training.distributed import (
     mean_over_processes,
 )
 from sknn.training.history import History
+from sknn.training.inference import predict_batched
 from sknn.training.optim import LRSchedule
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
@@ -141,41 +142,6 @@ def one_row_batch_error(n_samples: int, batch_size: int) -> ValueError:
 
 def _is_one_row_error(exc: ValueError) -> bool:
     return "Expected more than 1 value per channel when training" in str(exc)
-
-
-_MIN_ROWS = 8
-
-
-@torch.inference_mode()
-def predict_batched(
-    module: nn.Module, data: TensorData, chunk_size: int = 4096
-) -> torch.Tensor:
-    """Run ``module`` in eval mode over ``data`` in large chunks; returns a device tensor.
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sknn.training import TensorData, predict_batched
-    >>> data = TensorData(np.ones((5, 3)), None, None, torch.device("cpu"))
-    >>> predict_batched(torch.nn.Linear(3, 2), data).shape
-    torch.Size([5, 2])
-    """
-    was_training = module.training
-    module.eval()
-    outs = []
-    try:
-        for xb, _, _ in data.batches(chunk_size):
-            n = xb[0].shape[0]
-            if n < _MIN_ROWS:
-                # Tiny inputs take other BLAS kernels (GEMV) that round differently:
-                # pad by repeating the last row so a row's prediction never depends
-                # on how many rows are predicted with it.
-                reps = [x[-1:].expand(_MIN_ROWS - n, *x.shape[1:]) for x in xb]
-                xb = tuple(torch.cat([x, r]) for x, r in zip(xb, reps))
-            outs.append(module(*xb)[:n])
-    finally:
-        module.train(was_training)
-    return torch.cat(outs) if outs else torch.empty(0)
 
 
 def warn_non_finite(out: torch.Tensor) -> torch.Tensor:

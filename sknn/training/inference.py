@@ -1,0 +1,160 @@
+"""Inference in large chunks: host arrays are converted one chunk at a time and the
+outputs written into one preallocated tensor.
+
+Peak extra memory of a prediction is the output plus one chunk (its converted input
+and the network's activations), whatever the number of rows: the whole input is
+never copied (to the device or to the network's dtype) and no list of per-chunk
+outputs is concatenated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from sknn.training.data import TensorData, check_in_range
+
+#: Rows per inference chunk.
+CHUNK_SIZE = 4096
+
+# Tiny inputs take other BLAS kernels (GEMV) that round differently: chunks of fewer
+# rows are padded by repeating their last row, so that a row's prediction never
+# depends on how many rows are predicted with it.
+_MIN_ROWS = 8
+
+
+def as_inputs(X) -> tuple:
+    """The module's positional inputs as a tuple (``X`` itself unless it is one)."""
+    return tuple(X) if isinstance(X, (tuple, list)) else (X,)
+
+
+def n_rows(X) -> int:
+    """Number of rows (samples) of validated inputs."""
+    return as_inputs(X)[0].shape[0]
+
+
+def to_device_chunk(
+    x, start: int, stop: int, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """Rows ``start:stop`` of one input as a ``dtype`` tensor on ``device``.
+
+    NumPy arrays and SciPy sparse matrices (densified here) are converted to the
+    network's floating ``dtype``; tensors that are not floating (lengths, indices)
+    keep theirs. A float64 chunk narrowed to float32 is checked for overflow.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training.inference import to_device_chunk
+    >>> to_device_chunk(np.ones((5, 2)), 1, 3, torch.device("cpu"), torch.float32).dtype
+    torch.float32
+    """
+    if sp.issparse(x):
+        block = (x if x.format in ("csr", "csc") else x.tocsr())[start:stop]
+        t = torch.from_numpy(np.asarray(block.toarray()))
+    elif isinstance(x, torch.Tensor):
+        t = x[start:stop]
+        if not t.is_floating_point():
+            return t.to(device)
+    else:
+        a = np.ascontiguousarray(x[start:stop])
+        if not a.flags.writeable:  # read-only memmaps: torch needs writable memory
+            a = a.copy()
+        t = torch.from_numpy(a)
+    if t.dtype != dtype:
+        narrowing = t.is_floating_point() and t.element_size() > dtype.itemsize
+        t = t.to(dtype)
+        if narrowing:
+            check_in_range(t)
+    return t.to(device)
+
+
+def _chunks(data, device, dtype, chunk_size):
+    if isinstance(data, TensorData):
+        for xb, _, _ in data.batches(chunk_size):
+            yield xb
+        return
+    inputs = [x.tocsr() if sp.issparse(x) else x for x in as_inputs(data)]
+    n = inputs[0].shape[0]
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        yield tuple(to_device_chunk(x, start, stop, device, dtype) for x in inputs)
+
+
+def _pad(xb: Sequence[torch.Tensor]) -> tuple:
+    n = xb[0].shape[0]
+    if n >= _MIN_ROWS:
+        return tuple(xb)
+    return tuple(torch.cat([x, x[-1:].expand(_MIN_ROWS - n, *x.shape[1:])]) for x in xb)
+
+
+@torch.inference_mode()
+def predict_batched(
+    module: nn.Module,
+    data,
+    chunk_size: int = CHUNK_SIZE,
+    *,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Run ``module`` in eval mode over ``data`` in chunks; returns a device tensor.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network.
+    data : TensorData, array-like, sparse matrix or tuple of them
+        Validated inputs (samples first); host arrays are converted to ``dtype`` on
+        ``device`` one chunk at a time.
+    chunk_size : int, default=4096
+        Rows per forward pass.
+    device : torch.device, optional
+        Where host arrays go (the module's device); ignored for ``TensorData``.
+    dtype : torch.dtype, default=torch.float32
+        Floating dtype the network computes in; ignored for ``TensorData``.
+
+    Returns
+    -------
+    torch.Tensor
+        The outputs of all rows, in one tensor allocated once.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training import TensorData, predict_batched
+    >>> data = TensorData(np.ones((5, 3)), None, None, torch.device("cpu"))
+    >>> predict_batched(torch.nn.Linear(3, 2), data).shape
+    torch.Size([5, 2])
+    >>> predict_batched(torch.nn.Linear(3, 2), np.ones((10, 3)), chunk_size=4).shape
+    torch.Size([10, 2])
+    """
+    if device is None:
+        device = torch.device("cpu")
+    n = len(data) if isinstance(data, TensorData) else n_rows(data)
+    # A fitted network is in eval mode already; switching (every submodule) only when
+    # it is not keeps the cost of a one-row prediction down.
+    was_training = module.training
+    if was_training:
+        module.eval()
+    out = None
+    try:
+        start = 0
+        for xb in _chunks(data, device, dtype, chunk_size):
+            rows = xb[0].shape[0]
+            res = module(*_pad(xb))[:rows]
+            if rows == n:  # one chunk: no copy
+                return res
+            if out is None:
+                out = torch.empty(
+                    (n, *res.shape[1:]), dtype=res.dtype, device=res.device
+                )
+            out[start : start + rows] = res
+            start += rows
+    finally:
+        if was_training:
+            module.train()
+    return out if out is not None else torch.empty(0)
