@@ -11,6 +11,7 @@ from sknn import MLPClassifier, MLPRegressor, NeuralNetRegressor
 from sknn.callbacks import Callback
 from sknn.model_selection._stacking import _fit_many
 from sknn.training import TensorData
+from sknn.training.stacked import StackedTrainer
 
 NON_FINITE = "Solver produced non-finite parameter weights"
 
@@ -37,26 +38,51 @@ def _diverging(cls, **kw):
     return cls(**params)
 
 
+@pytest.mark.parametrize("max_iter", [1, 5])
 @pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
-def test_fresh_fit_without_finite_weights_raises_like_sklearn(data, cls):
+def test_fresh_fit_without_finite_weights_raises_like_sklearn(data, cls, max_iter):
     # One step per epoch: the loss of epoch 1 is finite (measured before the step),
-    # the weights after it are not. No finite epoch: scikit-learn's error.
+    # the weights after it are not. No finite epoch: scikit-learn's error. With
+    # max_iter=1 no later loss shows it: only the weights do.
     X, y = data
     target = y if cls is MLPRegressor else (y > 0).astype(int)
     with pytest.raises(ValueError, match=NON_FINITE):
-        _diverging(cls).fit(X, target)
+        _diverging(cls, max_iter=max_iter).fit(X, target)
 
 
-def test_warm_fit_that_diverges_keeps_the_previous_weights(data):
+class _SeesWeights(Callback):
+    """Records whether the weights were finite at each epoch's end."""
+
+    def on_train_begin(self, trainer):
+        self.finite = []
+
+    def on_epoch_end(self, trainer, record):
+        params = trainer.module.parameters()
+        self.finite.append(all(bool(torch.isfinite(p).all()) for p in params))
+
+
+@pytest.mark.parametrize("engine", ["single", "stacked"])
+def test_warm_fit_that_diverges_keeps_the_previous_weights(data, engine):
+    # The one step of the warm fit's first epoch makes the weights non-finite while
+    # its loss (measured before the step) is finite: the epoch is not recorded and
+    # the weights of the first fit are kept. (Inputs x10: the step overflows.)
     X, y = data
+    X = X * 10
     reg = MLPRegressor((8,), solver="sgd", max_iter=5, random_state=0, warm_start=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         before = reg.fit(X, y).predict(X)
     reg.set_params(learning_rate_init=1e38, batch_size=200, alpha=0.0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
-        reg.fit(X, y)
+        if engine == "single":  # callbacks never see an epoch with non-finite weights
+            reg.set_params(callbacks=[_SeesWeights()]).fit(X, y)
+            assert all(reg.callbacks_[0].finite)
+        else:  # the stacked engine, K = 1
+            run = reg._setup_fit(X, y)
+            StackedTrainer([run.trainer], [run.train], [None], alphas=[0.0]).fit()
+            reg._finish_fit(run)
     assert reg.stop_reason_ == "diverged"
+    assert len(reg.history_) == 5
     np.testing.assert_allclose(reg.predict(X), before, rtol=1e-6)
 
 
@@ -105,30 +131,41 @@ def test_stacked_divergence_is_per_model_and_matches_single_fits(data):
     X, y = data
 
     def nets():
+        # The last two diverge in their only epoch, which the loss cannot show: the
+        # third's weights are not finite, the fourth's (one step) are finite but
+        # its outputs overflow.
         return [
             MLPRegressor(
                 (8,),
                 solver="sgd",
                 learning_rate_init=lr,
-                batch_size=50,
-                max_iter=30,
+                batch_size=batch_size,
+                max_iter=max_iter,
+                alpha=0.0,  # an L2 term of the huge weights would show in the loss
                 random_state=0,
             )
-            for lr in (0.05, 1.0, 1e38)
+            for lr, max_iter, batch_size in (
+                (0.05, 30, 50),
+                (1.0, 30, 50),
+                (1e38, 1, 50),
+                (1e38, 1, 200),
+            )
         ]
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         stacked = nets()
-        results = _fit_many(stacked, [(X, y, None)] * 3)
+        results = _fit_many(stacked, [(X, y, None)] * 4)
         errors = [err for err, _ in results]
         assert errors[0] is None and errors[1] is None
-        assert isinstance(errors[2], ValueError) and NON_FINITE in str(errors[2])
+        for err in errors[2:]:
+            assert isinstance(err, ValueError) and NON_FINITE in str(err)
         alone = nets()
         for net in alone[:2]:
             net.fit(X, y)
-        with pytest.raises(ValueError, match=NON_FINITE):
-            alone[2].fit(X, y)
+        for net in alone[2:]:
+            with pytest.raises(ValueError, match=NON_FINITE):
+                net.fit(X, y)
     assert stacked[1].stop_reason_ == "diverged" == alone[1].stop_reason_
     for s, a in zip(stacked[:2], alone[:2]):
         assert s.n_iter_ == a.n_iter_

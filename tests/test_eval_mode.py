@@ -36,9 +36,11 @@ def test_predict_is_the_eval_mode_forward(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, Y)
+    module = est.module_
+    module.train()  # whatever mode the module is left in (a callback, a user)
     first, second = est.predict_proba(X), est.predict_proba(X)
     np.testing.assert_array_equal(first, second)
-    module = est.module_
+    assert module.training  # predict restores the mode it found
     dtype = next(module.parameters()).dtype
     module.eval()
     with torch.no_grad():

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -94,6 +95,10 @@ class TrainState:
 
 def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+#: Rows whose outputs are checked finite at the end of a fit (one small forward pass).
+_CHECKED_ROWS = 256
 
 
 def has_batch_norm(module: nn.Module) -> bool:
@@ -470,17 +475,26 @@ class Trainer:
         return record
 
     @torch.no_grad()
-    def outputs_finite(self) -> bool:
-        """Whether the module's eval-mode outputs on the training rows are finite."""
-        return bool(torch.isfinite(predict_batched(self.module, self._train)).all())
+    def outputs_finite(self, rows: int | None = None) -> bool:
+        """Whether the module's eval-mode outputs on the training rows (the first
+        ``rows`` of them) are finite."""
+        data = self._train
+        if rows is not None and data.n_samples > rows:
+            data = data.subset(np.arange(rows))
+        return bool(torch.isfinite(predict_batched(self.module, data)).all())
 
     def recover(
-        self, snapshots: Sequence[dict] | None = None, fallback: dict | None = None
+        self,
+        snapshots: Sequence[dict] | None = None,
+        fallback: dict | None = None,
+        newer: int = 0,
     ) -> None:
         """End a diverged run with the newest finite snapshot whose outputs are finite.
 
         Sets ``stop_reason`` to ``"diverged"``, or to ``"non-finite"`` (weights of the
-        last snapshot tried, or ``fallback``) when no snapshot qualifies.
+        last snapshot tried, or ``fallback``) when no snapshot qualifies. The records
+        of the epochs whose weights are passed over leave the history, so that the
+        weights are always those of the last recorded epoch.
 
         Parameters
         ----------
@@ -489,19 +503,36 @@ class Trainer:
         fallback : dict, optional
             Loaded when ``snapshots`` is empty (a fresh fit's initial weights); by
             default this run's own.
+        newer : int, default=0
+            Recorded epochs newer than the first snapshot.
         """
         if snapshots is None:
             snapshots = [self._last_good, self._prev_good][: self._n_good]
             fallback = self._last_good
         self.stop_training = True
         self.stop_reason = "non-finite"
-        for snap in snapshots:
+        for passed_over, snap in enumerate(snapshots):
             self.module.load_state_dict(snap, strict=False)
             if self.outputs_finite():
                 self.stop_reason = "diverged"
+                self._forget(newer + passed_over)
                 return
         if not snapshots and fallback is not None:  # back to finite initial weights
             self.module.load_state_dict(fallback, strict=False)
+
+    def _forget(self, n_epochs: int) -> None:
+        """Drop the records of the last ``n_epochs`` epochs (their weights were not
+        kept)."""
+        st = self.state
+        for _ in range(min(n_epochs, len(st.loss_curve))):
+            st.loss_curve.pop()
+            st.epoch -= 1
+            st.t -= self._train.n_samples
+            if self.history:
+                self.history.pop()
+            if len(st.validation_scores) > len(st.loss_curve):
+                st.validation_scores.pop()
+        st.best_loss = min(st.loss_curve, default=math.inf)
 
     def interrupt(self) -> None:
         """End training as a Ctrl-C does: keep the last completed epoch's weights."""
@@ -511,11 +542,18 @@ class Trainer:
             self.module.load_state_dict(self._last_good)
 
     def end(self) -> None:
-        """Restore the best weights where asked, call ``on_train_end``, go to eval mode."""
+        """Restore the best weights where asked, call ``on_train_end``, go to eval mode.
+
+        Finite weights can still overflow: when the final weights' outputs on the first
+        training rows are not finite, the run ends as a diverged one (:meth:`recover`).
+        """
         if self._best_state is not None:
             with torch.no_grad():
                 self.module.load_state_dict(self._best_state)
             self._best_state = None
+        ended = self.stop_reason in ("interrupted", "diverged", "non-finite")
+        if self._epochs_run and not ended and not self.outputs_finite(_CHECKED_ROWS):
+            self.recover()
         self._call("on_train_end")
         self.module.eval()
 

@@ -30,7 +30,12 @@ import torch
 from torch.func import functional_call, vmap
 
 from sknn.training.data import TensorData
-from sknn.training.engine import Trainer, format_record, has_batch_norm
+from sknn.training.engine import (
+    _CHECKED_ROWS,
+    Trainer,
+    format_record,
+    has_batch_norm,
+)
 
 
 def _concat(datas: Sequence[TensorData], attr: str) -> torch.Tensor | None:
@@ -233,7 +238,8 @@ class StackedTrainer:
         sq = sum(
             (p * p).flatten(1).sum(1) for p, d in zip(self.params, self.decayed) if d
         )
-        return 0.5 * self.alpha * sq / denom
+        # No penalty where alpha is 0 (as a single fit): 0 * inf would be NaN.
+        return torch.where(self.alpha > 0, 0.5 * self.alpha * sq / denom, 0.0)
 
     def _views(self) -> tuple:
         """Per-model views of the stacked weights and optimiser state, made once per
@@ -429,7 +435,7 @@ class StackedTrainer:
                 targets[name].copy_(value)
         t.module.eval()
 
-    def _recover(self, k: int, idx: int) -> None:
+    def _recover(self, k: int, idx: int, newer: int = 0) -> None:
         """Give diverged model ``k`` (row ``idx``) its newest snapshot with finite
         outputs, as :meth:`Trainer.recover` does (best weights, if any, win)."""
         t = self.trainers[k]
@@ -441,7 +447,7 @@ class StackedTrainer:
             for snap in (self.last_good, self.prev_good)
         ]
         with torch.no_grad():
-            t.recover(snaps[: self.n_good[k]], fallback=snaps[0])
+            t.recover(snaps[: self.n_good[k]], fallback=snaps[0], newer=newer)
         t.module.eval()
 
     def _drop(self, keep: list[int]) -> None:
@@ -563,8 +569,11 @@ class StackedTrainer:
             )
             if stop:
                 self._finish(k, i)
+                # Finite weights can still overflow (as Trainer.end checks).
                 if k in self.diverged:
                     self._recover(k, i)
+                elif not self.trainers[k].outputs_finite(_CHECKED_ROWS):
+                    self._recover(k, i, newer=1)  # this epoch is recorded
             else:
                 keep.append(i)
         if len(keep) < len(self.active):
