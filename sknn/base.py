@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 from sknn._archive import load_optimizer_into
 from sknn.callbacks.base import Callback
 from sknn.data.adapters import (
+    StreamInput,
     adapt_fit_input,
     adapt_predict_input,
     check_loader_kwargs,
@@ -237,7 +238,15 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         keep = hasattr(self, "module_") and (
             incremental or self.warm_start or fine_tune is not None
         )
-        X, y = self._validate_inputs(X, y=y, reset=not keep)
+        if isinstance(X, StreamInput):  # batches are validated as they stream
+            X, y = X.validate(
+                self._validate_inputs,
+                y,
+                reset=not keep,
+                y_transform=lambda t: self._encoder_transform(self._prepare_y_array(t)),
+            )
+        else:
+            X, y = self._validate_inputs(X, y=y, reset=not keep)
         y = self._prepare_y_array(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
@@ -281,7 +290,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         )
         fdtype = self._torch_dtype()
         ydtype = self._target_dtype() or fdtype
-        data = TensorData(
+        data = (X.source if isinstance(X, StreamInput) else TensorData)(
             X, y_enc, sample_weight, device, y_dtype=ydtype, x_dtype=fdtype
         )
         valid = None

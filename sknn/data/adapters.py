@@ -20,7 +20,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from sknn.data.multi import MultiInput, _row_key
 
@@ -343,6 +343,8 @@ def adapt_fit_input(
         X, y = _as_x(data[X.idx]), _as_array(data[y.idx], "y")
     elif y is not None:
         X, y = _as_x(read_all(X, loader_kwargs)), _targets(y, loader_kwargs)
+    elif isinstance(X, (DataLoader, IterableDataset)):
+        X, y = _stream(X, loader_kwargs)  # batches from the loader every epoch
     else:
         data = read_all(X, loader_kwargs)
         _check_pair(data, X, None)
@@ -419,3 +421,88 @@ def adapt_predict_input(
     ):
         data = data[0]  # (x, y) items: the targets are not needed
     return _single(_as_x(data), estimator, multi_input)
+
+
+class StreamInput:
+    """A ``DataLoader`` or ``IterableDataset`` of ``(x, y)`` batches, streamed.
+
+    Made by :func:`adapt_fit_input` after one pass that counts the rows and collects
+    the targets (classes and target scaling need all of them). ``validate`` checks
+    the first batch with the estimator's validation and keeps it for the module's
+    fit-time facts; :meth:`source` is the engine's batch source, which validates and
+    encodes every batch as it streams, each epoch.
+    """
+
+    def __init__(self, loader, n_samples: int, first_x) -> None:
+        self.loader, self.n_samples, self._first_x = loader, n_samples, first_x
+        self.example = None
+
+    @property
+    def shape(self) -> tuple:
+        tail = () if self.example is None else tuple(self.example.shape[1:])
+        return (self.n_samples, *tail)
+
+    @property
+    def dtype(self):
+        return getattr(self.example, "dtype", None)
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def validate(self, validate_inputs, y, *, reset: bool, y_transform):
+        """Validate the first batch (and all targets); return ``(self, y)``."""
+        first = self._first_x
+        self.example = validate_inputs(first, y=y[: len(first)], reset=reset)[0]
+        self._validate = validate_inputs
+        self._y_transform = y_transform
+        return self, y
+
+    def _prepare(self, batch):
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise ValueError(
+                f"The loader's batches must be (x, y) pairs; a batch was "
+                f"{_describe(batch)}."
+            )
+        x = self._validate(_as_x(batch[0]), reset=False)[0]
+        xs = tuple(x) if isinstance(x, tuple) else (x,)
+        return xs, self._y_transform(_as_array(batch[1], "y"))
+
+    def source(self, X, y_enc, sample_weight, device, *, y_dtype, x_dtype):
+        """The engine's batch source (a :class:`~sknn.training.data.StreamData`)."""
+        from sknn.training.data import StreamData
+
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight (and class_weight) are not supported with a streamed "
+                "DataLoader or IterableDataset; pass a map-style Dataset."
+            )
+        return StreamData(
+            self.loader,
+            self._prepare,
+            self.n_samples,
+            device,
+            y_dtype=y_dtype,
+            x_dtype=x_dtype,
+        )
+
+
+def _stream(X, loader_kwargs: dict):
+    """One pass over a loader of ``(x, y)`` batches: rows, targets, first batch."""
+    if isinstance(X, DataLoader):
+        loader = X
+    else:
+        kwargs = {"batch_size": 200, **check_loader_kwargs(loader_kwargs)}
+        loader = DataLoader(X, **kwargs)
+    n, ys, first = 0, [], None
+    for batch in loader:
+        _check_pair(batch, X, None)
+        x = _as_x(batch[0])
+        if first is None:
+            first = x
+        n += len(x)
+        ys.append(batch[1])
+    if first is None:
+        raise ValueError(
+            f"Found array with 0 sample(s): the {type(X).__name__} is empty."
+        )
+    return StreamInput(loader, n, first), _as_array(_concat(ys), "y")

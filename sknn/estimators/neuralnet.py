@@ -11,14 +11,15 @@ from sklearn.utils.validation import check_array
 from torch import nn
 
 from sknn.base import BaseNeuralNet
-from sknn.estimators._classifier import NeuralNetClassifierMixin
-from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.data.adapters import StreamInput
 from sknn.data.multi import (
     MultiInput,
     check_multi_input,
     example_inputs,
     multi_input_meta,
 )
+from sknn.estimators._classifier import NeuralNetClassifierMixin
+from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.modules import MLP, KeywordInputs
 from sknn.training.losses import REGRESSION_LOSSES
 
@@ -131,8 +132,8 @@ class _ModuleMixin:
     _multi_input = True
 
     def _validate_inputs(self, X, *, reset: bool, y=None):
-        names = None if reset else (getattr(self, "_meta_", None) or {}).get(
-            "input_names"
+        names = (
+            None if reset else (getattr(self, "_meta_", None) or {}).get("input_names")
         )
         if not isinstance(X, MultiInput):
             if names:
@@ -166,8 +167,9 @@ class _ModuleMixin:
         return Xv, y
 
     def _meta(self, X) -> dict:
-        if isinstance(X, tuple):  # validated several inputs
-            return multi_input_meta(X)
+        inputs = X.example if isinstance(X, StreamInput) else X
+        if isinstance(inputs, tuple):  # validated several inputs
+            return multi_input_meta(inputs)
         return super()._meta(X)
 
     def _build_module(self, meta: dict) -> nn.Module:
@@ -237,7 +239,8 @@ def _checked(net: nn.Module, meta: dict, name: str) -> nn.Module:
         shapes = [tuple(x.shape) for x in xs]
         raise ValueError(
             f"The module {name} cannot read X: it fails on a batch of shape "
-            f"{shapes[0] if len(xs) == 1 else shapes} ({exc}). Its input width must be n_features_in="
+            f"{shapes[0] if len(xs) == 1 else shapes} ({exc}). Its input width "
+            f"must be n_features_in="
             f"{meta['n_features_in']}; declare n_features_in among its keyword "
             "arguments to receive it."
         ) from exc

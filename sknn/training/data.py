@@ -189,3 +189,85 @@ class TensorData:
             )
             if stop == n:
                 return
+
+
+class StreamData(TensorData):
+    """Batches streamed from a loader every epoch instead of tensors held in memory.
+
+    The loader's batches are the training batches (its batch size, order, workers);
+    ``prepare`` turns one loader batch into validated host inputs and encoded
+    targets, which are moved to the device one batch at a time. There is no
+    per-row subset (validation splits need rows in memory).
+
+    Parameters
+    ----------
+    loader : iterable
+        Re-iterable source of batches (a ``torch.utils.data.DataLoader``).
+    prepare : callable
+        ``prepare(batch) -> (inputs tuple, targets or None)`` on the host.
+    n_samples : int
+        Rows per epoch.
+    device : torch.device
+        Where batches go.
+    y_dtype, x_dtype : torch.dtype
+        Target and floating input dtypes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.data import StreamData
+    >>> loader = [(torch.ones(4, 2), torch.zeros(4)), (torch.ones(2, 2), torch.zeros(2))]
+    >>> data = StreamData(loader, lambda b: ((b[0],), b[1]), 6, torch.device("cpu"))
+    >>> [len(b[1]) for b in data.batches(100)]
+    [4, 2]
+    """
+
+    def __init__(
+        self,
+        loader,
+        prepare,
+        n_samples: int,
+        device: torch.device,
+        *,
+        y_dtype: torch.dtype | None = None,
+        x_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.loader, self.prepare = loader, prepare
+        self.device, self.n_samples = device, n_samples
+        self.y_dtype, self.x_dtype = y_dtype, x_dtype
+        self.y = self.w = None
+        first = next(iter(self.batches(1)))[0]  # an example batch (thread planning)
+        self.inputs, self.sparse = list(first), [False] * len(first)
+
+    def _tensor(self, x) -> torch.Tensor:
+        if isinstance(x, torch.Tensor) and not torch.is_floating_point(x):
+            return x.to(self.device)
+        return _to_tensor(x, self.device, self.x_dtype)
+
+    def batches(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        *,
+        merge_last: bool = False,
+    ) -> Iterator[Batch]:
+        """Yield the loader's batches as ``(inputs, y, None)`` on the device.
+
+        ``batch_size``, ``generator`` and ``merge_last`` do not apply: the loader
+        decides the batches and their order.
+        """
+        for batch in self.loader:
+            xs, y = self.prepare(batch)
+            yield (
+                tuple(self._tensor(x) for x in xs),
+                None if y is None else _to_tensor(y, self.device, self.y_dtype, "y"),
+                None,
+            )
+
+    def subset(self, index: np.ndarray) -> TensorData:
+        raise ValueError(
+            "A validation split (early_stopping=True or callbacks that monitor "
+            "valid_*) needs the rows in memory; a streamed DataLoader or "
+            "IterableDataset has none. Pass a map-style Dataset (read into memory) "
+            "or set early_stopping=False."
+        )
