@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -85,10 +86,13 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "dtype": [StrOptions({"float32", "float64"})],
+        "dtype": [StrOptions({"auto", "float32", "float64"})],
         "callbacks": [list, tuple, None],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -134,11 +138,25 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
                 )
 
     def _torch_dtype(self) -> torch.dtype:
-        """Floating dtype of the weights and inputs (``dtype`` parameter)."""
-        return (
-            torch.float64
-            if getattr(self, "dtype", "float32") == "float64"
-            else (torch.float32)
+        """Floating dtype of the weights and inputs: the one the network was fitted
+        in, else the ``dtype`` parameter (``"auto"`` is resolved at fit)."""
+        name = getattr(self, "_dtype_", None) or getattr(self, "dtype", "float32")
+        return torch.float64 if name == "float64" else torch.float32
+
+    def _fit_dtype(self, X, device: torch.device) -> str:
+        """Resolve ``dtype`` for a first fit. ``"auto"`` keeps the input's precision
+        as scikit-learn does (float32 stays float32, float64 and integers train in
+        float64), except on GPUs, many of which are tens of times slower in float64."""
+        if self.dtype != "auto":
+            return self.dtype
+        if device.type != "cpu" or getattr(X, "dtype", None) == np.float32:
+            return "float32"
+        return "float64"
+
+    def _output_dtype(self) -> np.dtype:
+        """NumPy dtype of predictions: the precision the network was fitted in."""
+        return np.dtype(
+            np.float64 if self._torch_dtype() == torch.float64 else np.float32
         )
 
     def _printer(self):
@@ -235,6 +253,8 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         ft = fine_tune or {}  # fine_tune's overrides (sknn.finetune)
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         keep = hasattr(self, "module_") and (
             incremental or self.warm_start or fine_tune is not None
         )
@@ -249,7 +269,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             X, y = self._validate_inputs(X, y=y, reset=not keep)
         y = self._prepare_y_array(y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         y_enc = self._encode_targets(
             y,
             first=not keep or ft.get("new_head", False),
@@ -266,7 +286,11 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             device = distributed.local_device(device)
         seed = self._seed_for_call() if keep else draw_seed(self.random_state)
         seed = distributed.broadcast_seed(seed, device) if parallel else seed
+        # n_iter_ counts this call's epochs (scikit-learn's rule for warm starts);
+        # partial_fit keeps counting all of its epochs.
+        epoch0 = self._state.epoch if keep and not (incremental or fine_tune) else 0
         if not keep:
+            self._dtype_ = self._fit_dtype(X, device)
             self._meta_ = self._meta(X)
             self._meta_.update(n_outputs=self._n_net_outputs())
             with torch_seed(seed, device):
@@ -276,6 +300,8 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             self._state = TrainState()
             self.history_ = History()
             self.optimizer_ = None
+            self._shuffle_state = None
+            self._load_assigned_weights(use=incremental or self.warm_start)
         else:
             self.module_.to(device)
         if fine_tune is not None:
@@ -285,8 +311,11 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
 
         # Validation split (early stopping or callbacks that monitor valid_*).
         callbacks = [clone(cb) for cb in (self.callbacks or ())]
+        lbfgs = self.solver == "lbfgs"
+        # scikit-learn ignores early_stopping with L-BFGS (no validation split).
+        early_stopping = self.early_stopping and not lbfgs
         needs_valid = not incremental and (
-            self.early_stopping or any(cb.requires_validation for cb in callbacks)
+            early_stopping or any(cb.requires_validation for cb in callbacks)
         )
         fdtype = self._torch_dtype()
         ydtype = self._target_dtype() or fdtype
@@ -303,10 +332,15 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
                 X_val, y_val, None, device, y_dtype=ydtype, x_dtype=fdtype
             )
         elif needs_valid:
+            stratify = self._stratify_labels(y_enc)
+            if early_stopping:
+                _check_early_stopping_split(
+                    X.shape[0], self.validation_fraction, stratify
+                )
             tr_idx, va_idx = validation_split(
                 X.shape[0],
                 self.validation_fraction,
-                stratify=self._stratify_labels(y_enc),
+                stratify=stratify,
                 random_state=check_random_state(
                     seed
                     if parallel and self.random_state is None
@@ -318,7 +352,6 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             data = distributed.ShardedData(data, *distributed.rank_and_world())
 
         batch_size = self._batch_size(data.n_samples)
-        lbfgs = self.solver == "lbfgs"
         # scikit-learn's L2 term is 0.5 * alpha * ||W||^2 / (sum of batch weights): with
         # unit weights that is the optimiser's weight decay alpha / batch_size (fused,
         # free); with sample weights it goes into each batch loss.
@@ -352,9 +385,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         self._optimizer_state = None
 
         monitor = (
-            None
-            if incremental
-            else ("valid_score" if self.early_stopping else "train_loss")
+            None if incremental else ("valid_score" if early_stopping else "train_loss")
         )
         config = TrainConfig(
             max_epochs=1 if incremental else ft.get("max_iter", self.max_iter),
@@ -364,10 +395,22 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             monitor=monitor,
             full_batch=lbfgs,
+            max_fun=self.max_fun,
             penalty_in_loss=penalty_in_loss,
         )
         loss_fn, score_fn = self._loss_and_score()
         generator = torch.Generator().manual_seed(seed + 1)
+        if incremental and getattr(self, "_shuffle_state", None) is not None:
+            # partial_fit continues the shuffling stream: n calls shuffle as one fit
+            # of n epochs does.
+            generator.set_state(torch.from_numpy(self._shuffle_state.copy()))
+        # scikit-learn applies learning_rate to "sgd" only, and its momentum velocity
+        # holds the rate; learning_rate_mode="torch" applies it to every stochastic
+        # solver with torch's momentum buffer (the other estimators' default).
+        sklearn_mode = getattr(self, "learning_rate_mode", "torch") == "sklearn"
+        schedule_kind = (
+            "constant" if sklearn_mode and self.solver != "sgd" else self.learning_rate
+        )
         trainer = Trainer(
             self.module_,
             loss_fn,
@@ -376,9 +419,10 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             schedule=None
             if lbfgs
             else LRSchedule(
-                self.learning_rate,
+                schedule_kind,
                 ft.get("learning_rate_init", self.learning_rate_init),
                 self.power_t,
+                rate_in_velocity=sklearn_mode and self.solver == "sgd",
             ),
             score_fn=score_fn,
             penalty_fn=self._penalty_fn() if self.alpha > 0 else None,
@@ -398,15 +442,21 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             rng=RNGScope(seed + 2),
             optimizer=optimizer,
             callbacks=callbacks,
-            early_stopping=valid is not None and self.early_stopping,
+            early_stopping=valid is not None and early_stopping,
             incremental=incremental,
+            epoch0=epoch0,
+            generator=generator,
         )
 
     def _finish_fit(self, run: SimpleNamespace) -> None:
         """Set the fitted attributes and warn as scikit-learn does."""
         self.optimizer_ = run.optimizer
         self.callbacks_ = run.callbacks
-        self._set_fitted_attributes(run.trainer, early_stopping=run.early_stopping)
+        if run.incremental:
+            self._shuffle_state = run.generator.get_state().numpy()
+        self._set_fitted_attributes(
+            run.trainer, early_stopping=run.early_stopping, epoch0=run.epoch0
+        )
         self._warn_on_stop(run.trainer, run.incremental)
 
     def _penalty_fn(self):
@@ -418,13 +468,18 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
 
         return penalty
 
-    def _set_fitted_attributes(self, trainer: Trainer, *, early_stopping: bool) -> None:
+    def _set_fitted_attributes(
+        self, trainer: Trainer, *, early_stopping: bool, epoch0: int = 0
+    ) -> None:
         st = trainer.state
-        self.n_iter_ = st.epoch
+        self.n_iter_ = st.epoch - epoch0
         self.t_ = st.t
         self.loss_curve_ = st.loss_curve
         self.loss_ = st.loss_curve[-1] if st.loss_curve else None
         if early_stopping:
+            if trainer.stop_reason in ("diverged", "non-finite"):
+                # scikit-learn scores the diverged epoch: NaN.
+                st.validation_scores.append(float("nan"))
             self.validation_scores_ = st.validation_scores
             self.best_validation_score_ = st.best_score
             self.best_loss_ = None
@@ -435,6 +490,18 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         self.stop_reason_ = trainer.stop_reason
 
     def _warn_on_stop(self, trainer: Trainer, incremental: bool) -> None:
+        result = getattr(trainer, "lbfgs_result", None)
+        if result is not None and result.status != 0 and trainer.converged is False:
+            if trainer.stop_reason not in ("interrupted", "diverged", "non-finite"):
+                warnings.warn(
+                    f"lbfgs failed to converge after {result.nit} iteration(s) "
+                    f"(status={result.status}):\n{result.message}.\n\nIncrease the "
+                    f"number of iterations to improve the convergence "
+                    f"(max_iter={self.max_iter}) or max_fun (max_fun={self.max_fun}).",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                return
         if trainer.stop_reason == "interrupted":
             warnings.warn(
                 f"Training interrupted by the user after {self.n_iter_} epochs; the "
@@ -462,6 +529,9 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
+
+    def _load_assigned_weights(self, *, use: bool) -> None:
+        """Hook: load weights assigned before the first fit (the MLPs' ``coefs_``)."""
 
     # ------------------------------------------------------------------ predict helpers
     def _forward(self, X) -> torch.Tensor:
@@ -585,3 +655,36 @@ def _to_cpu(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(_to_cpu(v) for v in obj)
     return obj
+
+
+def _check_early_stopping_split(n_samples: int, fraction: float, stratify) -> None:
+    """scikit-learn's MLP checks on the early-stopping split, with its messages.
+
+    A class with one member cannot be stratified, and fewer than 2 validation rows
+    cannot score (scikit-learn raises for both; a silent unstratified split or a
+    one-row score would hide it).
+    """
+    if stratify is not None:
+        counts = np.bincount(np.asarray(stratify, dtype=np.int64))
+        counts = counts[counts > 0]
+        n_valid = int(np.ceil(fraction * n_samples))
+        if counts.min() < 2 or min(n_valid, n_samples - n_valid) < len(counts):
+            # scikit-learn splits its binarised targets (True / False columns):
+            # its own split raises the error, so the message is the one its users
+            # know.
+            k = len(counts)
+            codes = np.unique(stratify, return_inverse=True)[1]
+            indicator = (
+                (codes == 1)[:, None] if k <= 2 else codes[:, None] == np.arange(k)
+            )
+            train_test_split(
+                np.arange(n_samples),
+                test_size=fraction,
+                stratify=indicator,
+                random_state=0,
+            )
+    if int(np.ceil(fraction * n_samples)) < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' or the "
+            "size of your dataset."
+        )

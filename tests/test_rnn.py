@@ -95,6 +95,22 @@ def test_ragged_lists_fit_and_predict_per_sequence(ragged):
         clf.predict([np.zeros((4, 2))])
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_sequence_predicts_the_same_whatever_its_batch(cell, bidirectional):
+    """Batch scoring and one-at-a-time serving agree exactly (scikit-learn's
+    check_methods_subset_invariance, on ragged sequences of many lengths)."""
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(rng.randint(3, 30), 4)) for _ in range(150)]
+    y = np.array([int(x[:, 0].sum() > 0) for x in X])
+    clf = RNNClassifier(
+        cell=cell, bidirectional=bidirectional, max_iter=2, random_state=0, device="cpu"
+    ).fit(X, y)
+    alone = np.vstack([clf.predict_proba([x]) for x in X])
+    np.testing.assert_array_equal(clf.predict_proba(X), alone)
+    np.testing.assert_array_equal(clf.predict_proba(X[::-1]), alone[::-1])
+
+
 def test_layouts_give_the_same_model():
     rng = np.random.RandomState(0)
     X3 = rng.normal(size=(60, 5, 2))

@@ -186,8 +186,10 @@ def test_dropout_models_train_in_one_pass(small_digits):
 def test_fit_errors_are_raised(iris):
     X, y = iris
     nets = [MLPClassifier((8,), max_iter=5, device="cpu") for _ in range(2)]
-    with pytest.raises(ValueError, match="greater than one"):
-        fit_stacked(nets, X[:50], y[:50])
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fit_stacked(nets, X_nan, y)
 
 
 def test_max_iter_warning_as_in_a_single_fit(iris):

@@ -27,11 +27,20 @@ class NeuralNetClassifierMixin(ClassifierMixin):
         return y
 
     def _encode_targets(self, y, *, first, incremental, classes, sample_weight):
+        if incremental and classes is not None and not first:
+            if not np.array_equal(self.classes_, unique_labels(classes)):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to "
+                    f"partial_fit, was: {self.classes_!r}"
+                )
         if first:
             if incremental and classes is None and y.ndim == 1:
                 raise ValueError(
                     "classes must be passed on the first call to partial_fit."
                 )
+            if classes is None and y.ndim == 1 and len(unique_labels(y)) == 1:
+                # One class: fitted as scikit-learn does; it is always predicted.
+                classes = unique_labels(y)
             self._encoder = ClassTargetEncoder().fit(y, classes=classes)
             self.classes_ = self._encoder.classes_
             self.n_outputs_ = self._encoder.n_outputs_
@@ -60,7 +69,7 @@ class NeuralNetClassifierMixin(ClassifierMixin):
         class_weight = getattr(self, "class_weight", None)
         if class_weight is None:
             return sample_weight
-        cw = compute_sample_weight(class_weight, y).astype(np.float32)
+        cw = compute_sample_weight(class_weight, y).astype(np.float64)
         return cw if sample_weight is None else cw * sample_weight
 
     def _n_net_outputs(self) -> int:
@@ -92,7 +101,8 @@ class NeuralNetClassifierMixin(ClassifierMixin):
             Target labels.
         classes : array-like of shape (n_classes,), default=None
             All the classes that ``y`` may contain across calls. Required on the first
-            call (except for multilabel indicator targets), ignored afterwards.
+            call (except for multilabel indicator targets); a later call may repeat
+            them, and other classes raise a ``ValueError``, as in scikit-learn.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights.
 
@@ -116,19 +126,25 @@ class NeuralNetClassifierMixin(ClassifierMixin):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Rows sum to 1 (for multilabel, each column is that label's probability).
+            Rows sum to 1 (for multilabel, each column is that label's probability),
+            in the precision the network was fitted in (float32 input gives float32).
         """
         out = self._forward(X)
         if self.out_activation_ == "softmax":
             proba = torch.softmax(out.double(), dim=1)
+        elif self._single_class():
+            proba = torch.ones(out.shape[0], 1, dtype=torch.float64)
         else:
             proba = torch.sigmoid(out.double())
             if self._encoder.target_type_ == "binary":
                 proba = torch.cat([1 - proba, proba], dim=1)
-        return proba.cpu().numpy()
+        return proba.cpu().numpy().astype(self._output_dtype(), copy=False)
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.
+
+        Computed as ``np.log(predict_proba(X))``, as in scikit-learn, so that the two
+        agree where probabilities saturate (the most probable class is the same).
 
         Parameters
         ----------
@@ -139,13 +155,9 @@ class NeuralNetClassifierMixin(ClassifierMixin):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        out = self._forward(X).double()
-        if self.out_activation_ == "softmax":
-            return torch.log_softmax(out, dim=1).cpu().numpy()
-        logp = torch.nn.functional.logsigmoid(out)
-        if self._encoder.target_type_ == "binary":
-            logp = torch.cat([torch.nn.functional.logsigmoid(-out), logp], dim=1)
-        return logp.cpu().numpy()
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
 
     def predict(self, X) -> np.ndarray:
         """Predict class labels, in the type they had in ``y``.
@@ -164,11 +176,19 @@ class NeuralNetClassifierMixin(ClassifierMixin):
         out = self._forward(X)
         if self._encoder.target_type_ == "multiclass":
             idx = out.argmax(dim=1)
+        elif self._single_class():
+            idx = torch.zeros(out.shape[0], dtype=torch.long)
         elif self._encoder.target_type_ == "binary":
             idx = (out[:, 0] > 0).long()
         else:
             return (out > 0).long().cpu().numpy()
         return self._encoder.inverse_transform(idx.cpu().numpy())
+
+    def _single_class(self) -> bool:
+        """True when ``y`` had one class at fit (it is always predicted)."""
+        return (
+            self._encoder.target_type_ == "binary" and len(self._encoder.classes_) == 1
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

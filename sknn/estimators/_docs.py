@@ -28,6 +28,25 @@ def _entries(text: str) -> dict[str, str]:
 _PARAMS = _entries(_COMMON_DOC)
 _ATTRS = _entries(_COMMON_ATTRS)
 
+# The CNN and RNN estimators are no scikit-learn drop-ins: they keep torch's schedule
+# and momentum semantics and train in float32 by default. Their entries differ from
+# the MLPs' here.
+_PARAMS.update(
+    _entries(
+        """
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule, applied to every stochastic solver. ``"adaptive"``
+        divides the rate by 5 when ``n_iter_no_change`` epochs bring no ``tol``
+        improvement, until it falls below 1e-6.
+    momentum : float, default=0.9
+        Momentum for ``"sgd"`` (and ``"rmsprop"``), as in ``torch.optim.SGD``.
+    dtype : {"float32", "float64"}, default="float32"
+        Floating precision of the weights and of the data on the device (inputs of
+        any numeric dtype are accepted and converted).
+"""
+    )
+)
+
 
 def params(*names: str) -> str:
     """The shared entries of the ``Parameters`` section for ``names``, in order.

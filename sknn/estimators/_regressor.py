@@ -94,11 +94,13 @@ class NeuralNetRegressorMixin(RegressorMixin):
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            1-D when the model has a single output.
+            1-D when the model has a single output; in the precision the network
+            was fitted in (float32 input gives float32, as in scikit-learn).
         """
         check_is_fitted(self, "module_")
         out = self._forward(X).double()
         if self.loss == "poisson":
             out = torch.exp(out)
         pred = self._scaler.inverse_transform(out.cpu().numpy())
+        pred = pred.astype(self._output_dtype(), copy=False)
         return pred.ravel() if pred.shape[1] == 1 else pred

@@ -37,50 +37,71 @@ _COMMON_DOC = """
     batch_size : int or "auto", default="auto"
         Rows per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Learning-rate schedule (applied to every stochastic solver, where scikit-learn
-        applies it to ``"sgd"`` only).
+        Learning-rate schedule, as in scikit-learn: it applies to ``solver="sgd"``
+        only (see ``learning_rate_mode``). ``"adaptive"`` divides the rate by 5 when
+        ``n_iter_no_change`` epochs bring no ``tol`` improvement, until it falls below
+        1e-6; with other solvers such a plateau ends training.
     learning_rate_init : float, default=0.001
         Initial learning rate.
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
     max_iter : int, default=200
-        Maximum number of epochs (L-BFGS iterations for ``solver="lbfgs"``).
+        Maximum number of epochs; for ``solver="lbfgs"``, of L-BFGS iterations.
     shuffle : bool, default=True
         Reshuffle the rows every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds everything: initialisation, shuffling, dropout and the validation split.
     tol : float, default=1e-4
-        Improvement below which an epoch counts as no progress.
+        Improvement below which an epoch counts as no progress. For
+        ``solver="lbfgs"`` it is scikit-learn's ``gtol`` instead: L-BFGS stops when
+        the largest gradient component is at most ``tol``.
     verbose : bool or int, default=False
         Print one line per epoch (loss, validation loss and score, rate, time).
     warm_start : bool, default=False
         Reuse the previous solution as the starting point of the next ``fit``.
     momentum : float, default=0.9
-        Momentum for ``"sgd"`` (and ``"rmsprop"``).
+        Momentum for ``"sgd"`` (and ``"rmsprop"``). The velocity holds the learning
+        rate as in scikit-learn, so a schedule's new rate applies to the next
+        gradients only (see ``learning_rate_mode``).
     nesterovs_momentum : bool, default=True
         Use Nesterov's momentum with ``"sgd"``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified for classifiers,
         seeded by ``random_state``), stop when the validation score stops improving,
-        and restore the weights of the best epoch.
+        and restore the weights of the best epoch. As in scikit-learn it raises a
+        ``ValueError`` when a class has one member or fewer than 2 rows would be
+        held out, and it does not apply to ``solver="lbfgs"`` (ignored) nor to
+        ``partial_fit`` (which raises).
     validation_fraction : float, default=0.1
         Share of rows held out for early stopping or validation callbacks.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam-family parameters.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without ``tol`` improvement before stopping; ``np.inf`` never stops
+        early. Not used by ``solver="lbfgs"``.
     max_fun : int, default=15000
-        Maximum loss evaluations per L-BFGS iteration.
+        ``solver="lbfgs"`` only: maximum number of loss evaluations (line searches
+        included), as in scikit-learn; reaching it ends training with a
+        ``ConvergenceWarning``.
+    learning_rate_mode : {"sklearn", "torch"}, default="sklearn"
+        ``"sklearn"``: ``learning_rate`` schedules apply to ``solver="sgd"`` only and
+        the momentum velocity holds the rate, as in scikit-learn.
+        ``"torch"``: schedules apply to every stochastic solver (``"adam"``
+        included), and SGD keeps ``torch.optim.SGD``'s momentum buffer, which a
+        change of rate rescales as a whole. The two are identical under a constant
+        rate.
     dropout : float, default=0.0
         Dropout probability after each hidden activation.
     batch_norm : bool, default=False
         Batch normalisation before each hidden activation.
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    dtype : {"float32", "float64"}, default="float32"
-        Floating precision of the weights and of the data on the device (inputs of
-        any numeric dtype are accepted and converted). ``"float64"`` matches
-        scikit-learn's arithmetic at a cost in speed.
+    dtype : {"auto", "float32", "float64"}, default="auto"
+        Floating precision of the weights, of the data on the device and of the
+        predictions. ``"auto"`` keeps the input's precision as scikit-learn does:
+        float32 input trains in float32, float64 (and integer) input in float64;
+        on a GPU it is float32 (most GPUs are many times slower in float64).
+        ``"float32"`` is faster on CPU too (about 1.5-2x on a 2-core machine).
     callbacks : list of Callback, default=None
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
     n_threads : int or None, default=None
@@ -107,13 +128,18 @@ _COMMON_ATTRS = """
         One record per epoch: ``train_loss``, ``valid_loss``, ``valid_score``
         (when validating), ``lr``, ``dur``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run by the last ``fit`` (a warm-started ``fit`` counts its
+        own, as in scikit-learn), or by all ``partial_fit`` calls.
     t_ : int
         Number of training rows seen by the solver.
     coefs_ : list of ndarray
         Weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` as in scikit-learn.
+        Assignable: ``est.coefs_ = [...]`` sets the network's weights (on a fitted
+        estimator at once; on an unfitted one at the first ``partial_fit``, or
+        ``fit`` with ``warm_start=True``).
     intercepts_ : list of ndarray
-        Bias vectors (zeros for layers before batch norm, which have no bias).
+        Bias vectors (zeros for layers before batch norm, which have no bias);
+        assignable like ``coefs_``.
     n_layers_ : int
         Number of layers (input and output included).
     n_outputs_ : int
@@ -154,13 +180,21 @@ class _MLPMixin:
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """Weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)``."""
+        """Weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)``; assignable."""
+        if "_assigned_coefs" in self.__dict__:
+            return self._assigned_coefs
         return [m.weight.detach().cpu().numpy().T.copy() for m in self._linears()]
+
+    @coefs_.setter
+    def coefs_(self, value) -> None:
+        self._assign("coefs", value)
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """Bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` (zeros for the layers
-        before batch norm, which have no bias)."""
+        before batch norm, which have no bias); assignable."""
+        if "_assigned_intercepts" in self.__dict__:
+            return self._assigned_intercepts
         return [
             m.bias.detach().cpu().numpy().copy()
             if m.bias is not None
@@ -168,10 +202,86 @@ class _MLPMixin:
             for m in self._linears()
         ]
 
+    @intercepts_.setter
+    def intercepts_(self, value) -> None:
+        self._assign("intercepts", value)
+
+    def _assign(self, kind: str, value) -> None:
+        """Keep an assigned ``coefs_`` / ``intercepts_`` list; write it into the
+        network now when there is one, else at the first ``partial_fit`` (or warm
+        ``fit``), as scikit-learn users initialise a network from another model. The
+        list itself is kept until then, so its items may still be replaced."""
+        self.__dict__[f"_assigned_{kind}"] = value
+        if hasattr(self, "module_"):
+            self._load_assigned_weights(use=True)
+
+    def _load_assigned_weights(self, *, use: bool) -> None:
+        self.__dict__.pop("_assigned_n_layers", None)
+        assigned = {
+            kind: self.__dict__.pop(f"_assigned_{kind}", None)
+            for kind in ("coefs", "intercepts")
+        }
+        if not use:
+            return
+        linears = self._linears()
+        with torch.no_grad():
+            for kind, arrays in assigned.items():
+                if arrays is None:
+                    continue
+                if len(arrays) != len(linears):
+                    raise ValueError(
+                        f"{kind}_ needs {len(linears)} arrays, one per layer; got "
+                        f"{len(arrays)}."
+                    )
+                for i, (m, a) in enumerate(zip(linears, arrays)):
+                    target = m.weight if kind == "coefs" else m.bias
+                    if target is None:
+                        raise ValueError(
+                            f"Layer {i} has no intercept (it is followed by batch "
+                            "normalisation): intercepts_ cannot be assigned."
+                        )
+                    a = np.asarray(a, dtype=np.float64)
+                    a = a.T if kind == "coefs" else a.reshape(-1)
+                    if a.shape != tuple(target.shape):
+                        raise ValueError(
+                            f"{kind}_[{i}] has shape "
+                            f"{a.T.shape if kind == 'coefs' else a.shape}; this "
+                            f"network needs "
+                            f"{tuple(target.T.shape) if kind == 'coefs' else tuple(target.shape)}."
+                        )
+                    target.copy_(torch.as_tensor(a, dtype=target.dtype))
+
     @property
     def n_layers_(self) -> int:
         """Number of layers, input and output included."""
+        if not hasattr(self, "module_") and "_assigned_n_layers" in self.__dict__:
+            return self._assigned_n_layers
         return len(self._linears()) + 1
+
+    @n_layers_.setter
+    def n_layers_(self, value: int) -> None:
+        # scikit-learn code sets it with coefs_ before a partial_fit; the network's
+        # depth comes from hidden_layer_sizes, so only a contradiction is an error.
+        if hasattr(self, "module_"):
+            if value != self.n_layers_:
+                raise ValueError(
+                    f"n_layers_ is {self.n_layers_} for this network; set "
+                    "hidden_layer_sizes to change its depth."
+                )
+        else:
+            self.__dict__["_assigned_n_layers"] = value
+
+    @property
+    def _no_improvement_count(self) -> int:
+        """Epochs since the last ``tol`` improvement (scikit-learn's counter)."""
+        state = self.__dict__.get("_state")
+        return 0 if state is None else state.no_improve
+
+    @_no_improvement_count.setter
+    def _no_improvement_count(self, value: int) -> None:
+        state = self.__dict__.get("_state")
+        if state is not None:
+            state.no_improve = int(value)
 
 
 def _mlp_constraints() -> dict:
@@ -184,6 +294,7 @@ def _mlp_constraints() -> dict:
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
+        "learning_rate_mode": [StrOptions({"sklearn", "torch"})],
     }
 
 
@@ -259,7 +370,8 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         batch_norm: bool = False,
         class_weight: dict | str | None = None,
         device: str | torch.device = "auto",
-        dtype: str = "float32",
+        learning_rate_mode: str = "sklearn",
+        dtype: str = "auto",
         callbacks: list | None = None,
         n_threads: int | None = None,
     ) -> None:
@@ -290,6 +402,7 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.batch_norm = batch_norm
         self.class_weight = class_weight
         self.device = device
+        self.learning_rate_mode = learning_rate_mode
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads
@@ -373,7 +486,8 @@ default="squared_error"
         batch_norm: bool = False,
         scale_target: bool = True,
         device: str | torch.device = "auto",
-        dtype: str = "float32",
+        learning_rate_mode: str = "sklearn",
+        dtype: str = "auto",
         callbacks: list | None = None,
         n_threads: int | None = None,
     ) -> None:
@@ -405,6 +519,7 @@ default="squared_error"
         self.batch_norm = batch_norm
         self.scale_target = scale_target
         self.device = device
+        self.learning_rate_mode = learning_rate_mode
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads

@@ -106,6 +106,8 @@ class RecurrentBlock(nn.Module):
             x = self.dropout(x)
         if lengths is None:
             out, h = self.rnn(x)
+        elif not self.training and not torch.is_grad_enabled():
+            out, h = self._by_length(x, lengths)
         else:
             packed = pack_padded_sequence(
                 x, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -115,6 +117,38 @@ class RecurrentBlock(nn.Module):
         if isinstance(h, tuple):  # LSTM: (h_n, c_n)
             h = h[0]
         return out, h.transpose(0, 1).reshape(x.shape[0], -1)
+
+    def _by_length(
+        self, x: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference over a ragged batch: the sequences of each length together,
+        unpacked, in groups of at least 8 rows (the last repeated).
+
+        A packed batch shrinks step by step as sequences end, down to one row, and
+        matrix products of other sizes round differently: a sequence's prediction
+        would depend on which others it is predicted with. Here it never does.
+        """
+        rnn, n, total = self.rnn, x.shape[0], x.shape[1]
+        dirs = 2 if rnn.bidirectional else 1
+        out = x.new_zeros(n, total, dirs * rnn.hidden_size)
+        h_all = x.new_zeros(dirs * rnn.num_layers, n, rnn.hidden_size)
+        lengths = lengths.cpu()
+        for length in torch.unique(lengths).tolist():
+            idx = (lengths == length).nonzero().squeeze(1)
+            xs = x[idx.to(x.device), :length]
+            m = xs.shape[0]
+            if m < _MIN_GROUP:
+                xs = torch.cat([xs, xs[-1:].expand(_MIN_GROUP - m, *xs.shape[1:])])
+            o, h = rnn(xs)
+            if isinstance(h, tuple):
+                h = h[0]
+            dev_idx = idx.to(x.device)
+            out[dev_idx, :length] = o[:m]
+            h_all[:, dev_idx] = h[:, :m]
+        return out, h_all
+
+
+_MIN_GROUP = 8
 
 
 class RNN(nn.Module):

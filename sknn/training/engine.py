@@ -36,7 +36,7 @@ from sknn.training.distributed import (
 )
 from sknn.training.history import History
 from sknn.training.inference import predict_batched
-from sknn.training.optim import LRSchedule
+from sknn.training.optim import LRSchedule, minimize_lbfgs
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -60,7 +60,13 @@ class TrainConfig:
     monitor : {"train_loss", "valid_score", None}
         What the convergence rule watches; ``None`` disables it (``partial_fit``).
     full_batch : bool
-        One optimiser step per epoch over all rows (L-BFGS).
+        L-BFGS over all rows, run as scikit-learn runs it (see
+        :func:`~sknn.training.optim.minimize_lbfgs`): ``max_epochs`` iterations at
+        most, ``max_fun`` loss evaluations at most, stopping when the largest gradient
+        component is at most ``tol``; ``n_iter_no_change`` and ``monitor`` do not
+        apply. One history record per iteration.
+    max_fun : int
+        Maximum loss evaluations of a full-batch run.
     restore_best : bool
         With ``monitor="valid_score"``, load the best epoch's weights at the end.
     penalty_in_loss : bool
@@ -73,9 +79,10 @@ class TrainConfig:
     batch_size: int
     shuffle: bool = True
     tol: float = 1e-4
-    n_iter_no_change: int = 10
+    n_iter_no_change: float = 10
     monitor: str | None = "train_loss"
     full_batch: bool = False
+    max_fun: int = 15000
     restore_best: bool = True
     penalty_in_loss: bool = False
 
@@ -335,19 +342,66 @@ class Trainer:
             obj = obj + self.penalty_fn(n_w)
         return obj
 
-    def _epoch_full_batch(self, data: TensorData) -> torch.Tensor:
-        def closure():
+    def _run_full_batch(self) -> dict | None:
+        """Run L-BFGS to its end, one history record per iteration; return the last.
+
+        The loss of each iteration comes from the solver (no extra evaluation); its
+        stopping rule is scikit-learn's (``TrainConfig.full_batch``), and callbacks
+        may still stop it. ``lbfgs_result`` keeps scipy's result.
+        """
+        cfg, st, train = self.config, self.state, self._train
+        backward_cbs = [cb for cb in self.callbacks if overrides(cb, "on_backward_end")]
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        tic = time.perf_counter()
+        last: dict | None = None
+
+        def objective() -> torch.Tensor:
             self.optimizer.zero_grad(set_to_none=True)
-            obj = self._full_batch_objective(data)
+            obj = self._full_batch_objective(train)
             obj.backward()
-            for cb in self.callbacks:
-                if overrides(cb, "on_backward_end"):
-                    cb.on_backward_end(self)
+            for cb in backward_cbs:
+                cb.on_backward_end(self)
             return obj
 
-        self.optimizer.step(closure)
-        with torch.no_grad():
-            return self._full_batch_objective(data)
+        def on_iteration(loss: float) -> bool:
+            nonlocal tic, last
+            self._call("on_epoch_begin")
+            st.epoch += 1
+            st.t += train.n_samples
+            st.loss_curve.append(loss)
+            st.best_loss = min(st.best_loss, loss)
+            last = {
+                "epoch": st.epoch,
+                "train_loss": loss,
+                "lr": float(self.optimizer.param_groups[0]["lr"]),
+                "dur": time.perf_counter() - tic,
+            }
+            self.history.append(last)
+            self._call("on_epoch_end", last)
+            if self.printer is not None:
+                self.printer(format_record(last, cfg.max_epochs))
+            tic = time.perf_counter()
+            return self.stop_training
+
+        self.lbfgs_result = minimize_lbfgs(
+            params,
+            objective,
+            max_iter=cfg.max_epochs,
+            max_fun=cfg.max_fun,
+            gtol=cfg.tol,
+            callback=on_iteration,
+        )
+        self._epochs_run = cfg.max_epochs
+        if not bool(finite_flag(self._watched, train.device)):
+            self.recover()
+            return None
+        if not self.stop_training:
+            self.stop_training = True
+            self.converged = self.lbfgs_result.status == 0
+            self.stop_reason = str(self.lbfgs_result.message)
+        else:
+            self.converged = self.stop_reason not in ("interrupted", "diverged")
+        return last
 
     @torch.inference_mode()
     def _validate(self, valid: TensorData) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -416,15 +470,14 @@ class Trainer:
     def run_epoch(self) -> dict | None:
         """Run one epoch; return its history record, or ``None`` if the loss diverged."""
         cfg, st, train, valid = self.config, self.state, self._train, self._valid
+        if cfg.full_batch:
+            return self._run_full_batch()
         tic = time.perf_counter()
         self._call("on_epoch_begin")
         try:
-            if cfg.full_batch:
-                loss_t = self._epoch_full_batch(train)
-            else:
-                loss_t = self._epoch_stochastic(train)
-                if self.penalty_fn is not None and not cfg.penalty_in_loss:
-                    loss_t = loss_t + self.penalty_fn(cfg.batch_size)
+            loss_t = self._epoch_stochastic(train)
+            if self.penalty_fn is not None and not cfg.penalty_in_loss:
+                loss_t = loss_t + self.penalty_fn(cfg.batch_size)
         except ValueError as exc:
             if _is_one_row_error(exc):  # torch's message names no parameter
                 raise one_row_batch_error(train.n_samples, cfg.batch_size) from exc
@@ -465,7 +518,7 @@ class Trainer:
         if getattr(train, "sharded", False):  # a stop in any process stops all
             self.stop_training = any_process(self.stop_training, train.device)
         if self.printer is not None and is_main_process():
-            self.printer(format_record(record))
+            self.printer(format_record(record, cfg.max_epochs))
         self._prev_good, self._last_good = self._last_good, self._prev_good
         for k, v in self.module.state_dict().items():
             self._last_good[k].copy_(v)
@@ -582,12 +635,29 @@ class Trainer:
         return self
 
 
-def format_record(record: dict) -> str:
-    """One line per epoch for verbose output."""
-    parts = [f"Epoch {record['epoch']}", f"train_loss={record['train_loss']:.6f}"]
-    for key in ("valid_loss", "valid_score"):
-        if key in record:
-            parts.append(f"{key}={record[key]:.6f}")
-    parts.append(f"lr={record['lr']:.3g}")
-    parts.append(f"{record['dur']:.2f}s")
-    return ", ".join(parts)
+def format_record(record: dict, max_epochs: int | None = None) -> str:
+    """The verbose lines of an epoch, as scikit-learn's MLP prints them.
+
+    ``Iteration 3, loss = 0.41234567`` first (the line scikit-learn users parse), then
+    sknn's extras in parentheses; a ``Validation score: ...`` line follows when the
+    epoch was scored on held-out rows.
+
+    Examples
+    --------
+    >>> from sknn.training.engine import format_record
+    >>> print(format_record({"epoch": 3, "train_loss": 0.5, "lr": 0.001, "dur": 0.25,
+    ...                      "valid_loss": 0.6, "valid_score": 0.75}, 200))
+    Iteration 3, loss = 0.50000000 (of 200, valid_loss = 0.60000000, lr = 0.001, 0.25s)
+    Validation score: 0.750000
+    """
+    extras = [] if max_epochs is None else [f"of {max_epochs}"]
+    if "valid_loss" in record:
+        extras.append(f"valid_loss = {record['valid_loss']:.8f}")
+    extras += [f"lr = {record['lr']:.3g}", f"{record['dur']:.2f}s"]
+    line = (
+        f"Iteration {record['epoch']}, loss = {record['train_loss']:.8f} "
+        f"({', '.join(extras)})"
+    )
+    if record.get("valid_score") is not None:
+        line += f"\nValidation score: {record['valid_score']:f}"
+    return line

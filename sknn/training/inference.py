@@ -21,9 +21,11 @@ from sknn.training.data import TensorData, check_in_range
 #: Rows per inference chunk.
 CHUNK_SIZE = 4096
 
-# Tiny inputs take other BLAS kernels (GEMV) that round differently: chunks of fewer
-# rows are padded by repeating their last row, so that a row's prediction never
-# depends on how many rows are predicted with it.
+# Tiny inputs take other BLAS kernels (GEMV) that round differently, and so do the
+# rows of a last, partial block of a matrix product: chunks are padded to a multiple
+# of 8 rows by repeating their last row, so that a row's prediction never depends on
+# how many rows are predicted with it (tested in tests/test_rnn.py and
+# tests/test_mlp.py).
 _MIN_ROWS = 8
 
 
@@ -87,9 +89,10 @@ def _chunks(data, device, dtype, chunk_size):
 
 def _pad(xb: Sequence[torch.Tensor]) -> tuple:
     n = xb[0].shape[0]
-    if n >= _MIN_ROWS:
+    extra = -n % _MIN_ROWS
+    if not extra:
         return tuple(xb)
-    return tuple(torch.cat([x, x[-1:].expand(_MIN_ROWS - n, *x.shape[1:])]) for x in xb)
+    return tuple(torch.cat([x, x[-1:].expand(extra, *x.shape[1:])]) for x in xb)
 
 
 @torch.inference_mode()

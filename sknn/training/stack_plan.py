@@ -53,6 +53,10 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
             return "optimizer options (amsgrad / maximize / dampening)"
     if trainer.config.full_batch:
         return "full-batch solver"
+    schedule = trainer.schedule
+    if schedule is not None and getattr(schedule, "rescales_momentum", False):
+        if any(g.get("momentum", 0) for g in trainer.optimizer.param_groups):
+            return "scikit-learn's momentum under a changing learning rate"
     if train.device.type not in ("cpu", "cuda"):
         return f"no fused optimiser kernels on {train.device.type}"
     if trainer.callbacks:
