@@ -34,6 +34,7 @@ from sknn import (
     RNNClassifier,
     RNNRegressor,
 )
+from sknn.callbacks import Callback
 from sknn.model_selection import (
     OptunaSearchCV,
     decode_params,
@@ -614,6 +615,50 @@ def test_worker_of_another_fit_racing_for_the_last_trial_fails_it_unrun():
     other, mine = study.get_trials()
     assert other.state == TrialState.RUNNING
     assert mine.state == TrialState.FAIL and mine.user_attrs[SURPLUS_ATTR]
+
+
+class FailRunningTrial(Callback):
+    """Plays another worker that finds the running trial's heartbeat late and fails
+    it (once, after ``epoch`` epochs of a fit)."""
+
+    storage = None
+    epoch = 1
+
+    def on_epoch_end(self, trainer, record):
+        storage, FailRunningTrial.storage = FailRunningTrial.storage, None
+        if storage is not None and record["epoch"] >= FailRunningTrial.epoch:
+            (study,) = storage.get_all_studies()
+            for t in storage.get_all_trials(study._study_id, deepcopy=False):
+                if t.state == TrialState.RUNNING:
+                    storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        elif storage is not None:
+            FailRunningTrial.storage = storage
+
+
+@pytest.mark.parametrize("pruning", [True, False])
+def test_a_trial_failed_by_another_worker_while_running_is_dropped(data, pruning):
+    """A worker whose running trial another worker failed (late heartbeat) warns,
+    drops that result and goes on; the trial is neither counted nor a row."""
+    X, y = data
+    storage = optuna.storages.InMemoryStorage()
+    FailRunningTrial.storage = storage
+    FailRunningTrial.epoch = 1 if pruning else FAST["max_iter"]
+    with pytest.warns(RuntimeWarning, match="marked failed by another worker"):
+        search = OptunaSearchCV(
+            MLPClassifier(**FAST, callbacks=[FailRunningTrial()]),
+            LR,
+            n_trials=3,
+            cv=2,
+            pruning=pruning,
+            storage=storage,
+            study_name="taken",
+            refit=False,
+            random_state=0,
+        ).fit(X, y)
+    states = [t.state for t in search.study_.trials]
+    assert states == [TrialState.FAIL] + [TrialState.COMPLETE] * 3
+    assert search.cv_results_["trial_number"].tolist() == [1, 2, 3]
+    assert search.n_trials_ == 3
 
 
 def test_threads_timeout_and_progress_bar(data, tmp_path, capsys):

@@ -37,6 +37,7 @@ from sknn.model_selection._pruning import (
 )
 from sknn.model_selection._records import (
     CV_ATTR,
+    FAILED_KEY,
     PRUNED_KEY,
     from_record,
     rank_finished_first,
@@ -47,7 +48,7 @@ from sknn.model_selection._spaces import (
     decode_params,
     default_search_space,
 )
-from sknn.model_selection._study import StudyWorkersMixin
+from sknn.model_selection._study import StudyWorkersMixin, is_scored
 from sknn.model_selection._vectorized import _evaluate
 
 
@@ -407,18 +408,26 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
                     verbose=0,
                 )
             record = to_record(outs, ctx.names)
-            trial.set_user_attr(CV_ATTR, record)
             value = float(np.mean(record["test"][self._objective_key(record, ctx)]))
+            record[FAILED_KEY] = not np.isfinite(value)
+            trial.set_user_attr(CV_ATTR, record)
         except optuna.TrialPruned as exc:
             ctx.epochs.append(trial.user_attrs.get(EPOCHS_ATTR, 0))
             if isinstance(exc, PrunedWithScores):  # a row of cv_results_ too
                 record = to_record(exc.outs, ctx.names)
-                record[PRUNED_KEY] = True
-                trial.set_user_attr(CV_ATTR, record)
-            study.tell(trial, state=TrialState.PRUNED)
+                record[PRUNED_KEY], record[FAILED_KEY] = True, False
+                try:
+                    trial.set_user_attr(CV_ATTR, record)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    _warn_taken(trial)
+                    return
+            _tell(study, trial, state=TrialState.PRUNED)
+            return
+        except optuna.exceptions.UpdateFinishedTrialError:
+            _warn_taken(trial)
             return
         except BaseException:
-            study.tell(trial, state=TrialState.FAIL)
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             raise
         if any(e is not None for e in record["fit_error"]):
             warnings.warn(
@@ -429,9 +438,9 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
                 stacklevel=2,
             )
         if np.isfinite(value):
-            study.tell(trial, value)
+            _tell(study, trial, value)
         else:
-            study.tell(trial, state=TrialState.FAIL)
+            _tell(study, trial, state=TrialState.FAIL)
 
     def _objective_key(self, record: dict, ctx) -> str:
         if list(record["test"]) == ["score"] and ctx.names is None:
@@ -446,7 +455,7 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
     # ------------------------------------------------------------------ results
     def _set_results(self, study: optuna.Study, ctx, refit_metric) -> None:
         trials = sorted(
-            (t for t in study.get_trials(deepcopy=False) if CV_ATTR in t.user_attrs),
+            (t for t in study.get_trials(deepcopy=False) if is_scored(t)),
             key=lambda t: t.number,
         )
         self.n_pruned_trials_ = sum(
@@ -500,3 +509,20 @@ class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):
             self.best_params_ = results["params"][self.best_index_]
         self.n_trials_ = int((~pruned).sum())
         self.cv_results_ = results
+
+
+def _warn_taken(trial: optuna.Trial) -> None:
+    warnings.warn(
+        f"Trial {trial.number} was marked failed by another worker while it ran (its "
+        "heartbeat came too late: raise grace_period); its result is dropped and "
+        "the study retries its parameters.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, *args, **kwargs) -> None:
+    """``study.tell``, unless another worker has already failed the trial."""
+    frozen = study.tell(trial, *args, skip_if_finished=True, **kwargs)
+    if frozen.state == TrialState.FAIL and kwargs.get("state") != TrialState.FAIL:
+        _warn_taken(trial)

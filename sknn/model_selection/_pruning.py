@@ -260,8 +260,8 @@ def cross_validate_pruned(
                     folds, X, y, scorer, score_params, return_train_score, error_score
                 )
                 raise PrunedWithScores(f"pruned after {step} epochs", outs)
-    except optuna.TrialPruned:
-        raise
+    except (optuna.TrialPruned, optuna.exceptions.UpdateFinishedTrialError):
+        raise  # pruned, or failed by another worker: not a failed fit
     except KeyboardInterrupt:
         if stacked is not None:
             stacked.trainer.interrupt()

@@ -11,6 +11,7 @@ from scipy.stats import rankdata
 
 CV_ATTR = "sknn:cv"
 PRUNED_KEY = "pruned"  # in a record: scores reached before the trial was pruned
+FAILED_KEY = "failed"  # in a record: the trial is failed by its own worker
 
 
 def _float(v) -> float:

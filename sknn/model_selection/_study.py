@@ -35,7 +35,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from sknn.model_selection._records import CV_ATTR
+from sknn.model_selection._records import CV_ATTR, FAILED_KEY
 from sknn.utils._compat import joblib_uses_local_processes
 
 # Trial attributes written by the search (JSON, readable by every worker).
@@ -403,5 +403,14 @@ def _poll_progress(study: optuna.Study, bar, stop: threading.Event | None) -> No
 def is_done(trial) -> bool:
     """Finished for the budget: completed, pruned, or failed with ``error_score``."""
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
-        trial.state == TrialState.FAIL and CV_ATTR in trial.user_attrs
+        trial.state == TrialState.FAIL and is_scored(trial)
     )
+
+
+def is_scored(trial) -> bool:
+    """Whether ``trial`` is a row of ``cv_results_``: it holds its scores, and was
+    not failed by another worker after they were written (a late heartbeat)."""
+    record = trial.user_attrs.get(CV_ATTR)
+    if record is None:
+        return False
+    return trial.state != TrialState.FAIL or record.get(FAILED_KEY, True)
