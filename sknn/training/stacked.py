@@ -377,14 +377,14 @@ class StackedTrainer:
 
     def _finite(self) -> torch.Tensor:
         """Per stacked model: whether all its weights and buffers are finite."""
-        norms = [
-            torch.linalg.vector_norm(p.reshape(p.shape[0], -1), ord=math.inf, dim=1)
+        ends = [
+            torch.stack(torch.aminmax(p.reshape(p.shape[0], -1), dim=1)).float()
             for p in self._state()
             if p.is_floating_point() and p[0].numel()
         ]
-        if not norms:
+        if not ends:
             return torch.ones(len(self.active), device=self.device)
-        return torch.isfinite(torch.stack(norms).float()).all(0)
+        return torch.isfinite(torch.cat(ends)).all(0)
 
     def _sum_w(self, models: torch.Tensor) -> torch.Tensor:
         return torch.stack(
