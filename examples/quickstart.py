@@ -10,7 +10,7 @@ Three real data sets bundled with scikit-learn, three everyday jobs:
   split, with the per-epoch validation curve scikit-learn's MLP does not record;
 * diabetes: regression on raw targets in the hundreds, which sknn scales for you.
 
-Runs in about a minute on 2 CPU cores.
+Runs in about a minute on 2 CPU cores, printing each step as it starts.
 """
 
 # %%
@@ -30,11 +30,13 @@ from sknn import MLPClassifier, MLPRegressor
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 
+print("Quick start: three data sets, three everyday jobs.", flush=True)
 X, y = load_breast_cancer(return_X_y=True)
 for name, clf in [
     ("sknn.MLPClassifier", MLPClassifier(random_state=0)),
     ("sklearn MLPClassifier", SklearnMLPClassifier(random_state=0)),
 ]:
+    print(f"breast_cancer  {name}: 5-fold cross-validation ...", flush=True)
     tic = time.perf_counter()
     scores = cross_val_score(make_pipeline(StandardScaler(), clf), X, y, cv=5)
     print(
@@ -45,6 +47,7 @@ for name, clf in [
 # %%
 # Dropout, early stopping and the validation curve
 # ------------------------------------------------
+print("digits         dropout and early stopping, up to 300 epochs ...", flush=True)
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X / 16.0, y, stratify=y, random_state=0
@@ -70,6 +73,7 @@ print(
 # %%
 # Regression on raw targets
 # -------------------------
+print("diabetes       5-fold cross-validation of a regressor ...", flush=True)
 X, y = load_diabetes(return_X_y=True)
 reg = make_pipeline(StandardScaler(), MLPRegressor(random_state=0))
 r2 = cross_val_score(reg, X, y, cv=5, scoring="r2")
