@@ -33,6 +33,7 @@ def _diverging(cls, **kw):
         batch_size=200,
         max_iter=5,
         random_state=0,
+        dtype="float32",  # a step of 1e38 overflows float32 (float64 input: "auto")
     )
     params.update(kw)
     return cls(**params)
