@@ -104,7 +104,10 @@ def test_finite_weights_with_infinite_outputs_are_not_kept(data):
     # falls back to the one before it.
     X, y = data
     cb = _BlowUpAfter()
-    reg = MLPRegressor((8,), max_iter=20, random_state=0, callbacks=[cb])
+    # float32: weights of 1e38 overflow its outputs (float64 would hold them).
+    reg = MLPRegressor(
+        (8,), max_iter=20, random_state=0, callbacks=[cb], dtype="float32"
+    )
     with pytest.warns(ConvergenceWarning, match="diverged"):
         reg.fit(X, y)
     kept = reg.callbacks_[0].kept
@@ -144,6 +147,7 @@ def test_stacked_divergence_is_per_model_and_matches_single_fits(data):
                 max_iter=max_iter,
                 alpha=0.0,  # an L2 term of the huge weights would show in the loss
                 random_state=0,
+                dtype="float32",  # a step of 1e38 overflows float32, not float64
             )
             for lr, max_iter, batch_size in (
                 (0.05, 30, 50),
