@@ -383,7 +383,9 @@ class Decoder:
             try:
                 out[key] = pair[1]
             except TypeError as exc:
-                raise ValueError(f"A dict key in the model file is unusable: {exc}.") from exc
+                raise ValueError(
+                    f"A dict key in the model file is unusable: {exc}."
+                ) from exc
         return out
 
     def _history(self, value: dict, depth: int) -> Any:
