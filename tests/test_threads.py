@@ -172,3 +172,39 @@ def test_one_thread_inside_joblib_process_workers(iris):
 
     out = Parallel(n_jobs=2)(delayed(fit_in_worker)() for _ in range(2))
     assert out == [[1], [1]]
+
+
+@pytest.mark.skipif(
+    not __import__("os").path.exists("/proc/loadavg"), reason="needs Linux's /proc"
+)
+def test_a_busy_process_elsewhere_counts_and_this_one_does_not():
+    import subprocess
+    import sys
+
+    # This process's own busy threads (a matrix product releasing the GIL) are not
+    # "other work": the count is the same with and without them, give or take the
+    # other processes of the machine (so compare the lowest of several samples).
+    def lowest(n=20):
+        return min(threads._running_elsewhere() for _ in range(n))
+
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert lowest() >= 1  # a CPU-bound process is always runnable
+    finally:
+        child.kill()
+        child.wait()
+    stop = threading.Event()
+
+    def spin():
+        a = torch.ones(256, 256)
+        while not stop.is_set():
+            a @ a
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        busy_here = lowest()
+    finally:
+        stop.set()
+        worker.join()
+    assert busy_here <= lowest() + 1
