@@ -274,6 +274,9 @@ def load_optimizer_into(
             raise ValueError(
                 f"{what} holds an optimizer state without {sorted(missing)}."
             )
+        scale = group.get("lr_scale", 1.0)
+        if not isinstance(scale, (int, float)) or not 0 < scale < float("inf"):
+            raise ValueError(f"{what} holds a parameter group with lr_scale {scale!r}.")
     if isinstance(optimizer, torch.optim.LBFGS):
         return
     for param, per_param in optimizer.state.items():

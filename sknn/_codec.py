@@ -6,7 +6,8 @@ values only from plain JSON and a few tags; every tag is checked against a schem
 * ``__ndarray__`` / ``__npscalar__``: numeric, boolean or (bounded) string dtypes only,
   shapes checked against the items before anything is allocated;
 * ``__type__``: a class named by an *exact* key (``"module.QualName"``) of an explicit
-  allow-list (torch's learning-rate schedulers and activations, sknn's modules) or of
+  allow-list (torch's learning-rate schedulers, optimisers, losses and activations,
+  sknn's modules) or of
   the classes the caller passes to :func:`sknn.load`; names are never imported,
   attribute paths never walked;
 * ``__callback__``: one of sknn's callbacks, rebuilt from its parameters;
@@ -62,8 +63,9 @@ def allowed_types() -> dict[str, type]:
     """The classes a model file may name, by exact key.
 
     torch's learning-rate schedulers (the ``policy`` of
-    :class:`~sknn.callbacks.LRScheduler`), torch's activation modules and sknn's
-    network modules. Each is found by enumerating its module's own namespace, so a
+    :class:`~sknn.callbacks.LRScheduler`), optimisers and losses (an estimator's
+    ``optimizer`` and ``criterion``), torch's activation modules and sknn's network
+    modules. Each is found by enumerating its module's own namespace, so a
     key never resolves through an attribute path.
 
     Examples
@@ -75,6 +77,8 @@ def allowed_types() -> dict[str, type]:
     False
     """
     import torch.nn.modules.activation as activation
+    import torch.nn.modules.loss as loss
+    import torch.optim as optim
     import torch.optim.lr_scheduler as schedulers
 
     import sknn.modules as modules
@@ -82,6 +86,8 @@ def allowed_types() -> dict[str, type]:
     bases: list[tuple[Any, tuple[type, ...]]] = [
         (schedulers, (schedulers.LRScheduler, schedulers.ReduceLROnPlateau)),
         (activation, (torch.nn.Module,)),
+        (loss, (torch.nn.modules.loss._Loss,)),
+        (optim, (torch.optim.Optimizer,)),
         (modules, (torch.nn.Module,)),
     ]
     out: dict[str, type] = {}

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import BaseEstimator, _fit_context, clone, is_regressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -29,6 +29,7 @@ from sklearn.utils.validation import (
 )
 
 from sknn._archive import load_optimizer_into
+from sknn._nested import NestedParamsMixin
 from sknn.callbacks.base import Callback
 from sknn.data.adapters import (
     StreamInput,
@@ -48,15 +49,21 @@ from sknn.training import (
     distributed,
     predict_batched,
 )
+from sknn.training.custom import (
+    UserLoss,
+    check_custom_params,
+    make_optimizer,
+    uses_weight_decay_option,
+)
 from sknn.training.engine import TrainState, warn_non_finite
 from sknn.training.inference import CHUNK_SIZE, as_inputs, n_rows, to_device_chunk
-from sknn.training.optim import LRSchedule, split_decay_groups
+from sknn.training.optim import LRSchedule
 from sknn.utils.device import resolve_device
 from sknn.utils.random import RNGScope, draw_seed, torch_seed
 from sknn.utils.threads import auto_threads, macs_per_row, torch_threads
 
 
-class BaseNeuralNet(FineTuneMixin, BaseEstimator):
+class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
     """Base class of every sknn estimator. Not for direct use.
 
     Subclasses implement ``_build_module(meta)`` and may override ``_validate_inputs``
@@ -95,6 +102,8 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         "dtype": [StrOptions({"auto", "float32", "float64"})],
         "callbacks": [list, tuple, None],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "optimizer": [callable, None],
+        "criterion": [callable, None],
     }
 
     # ------------------------------------------------------------------ hooks to fill
@@ -247,6 +256,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
     ) -> SimpleNamespace:
         """Validate, encode, build (or keep) the module and assemble the Trainer."""
         self._check_params_extra()
+        check_custom_params(self)
         X, y = adapt_fit_input(X, y, **self._adapter_options())
         if y is None:
             raise ValueError(
@@ -359,24 +369,26 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
         wd = 0.0 if (lbfgs or penalty_in_loss) else self.alpha / batch_size
         if self.solver == "adamw":
             wd, penalty_in_loss = self.alpha, False
+        own_decay = uses_weight_decay_option(self)  # replaces alpha
+        if own_decay:
+            penalty_in_loss = False
         if incremental and getattr(self, "optimizer_", None) is not None:
             optimizer = self.optimizer_
         else:
-            optimizer = build_optimizer(
-                self.solver,
-                # L-BFGS takes no parameter groups; its L2 term is in the objective.
-                [p for p in self.module_.parameters() if p.requires_grad]
+            lr = 1.0 if lbfgs else ft.get("learning_rate_init", self.learning_rate_init)
+            optimizer = (
+                build_optimizer(
+                    "lbfgs",
+                    # L-BFGS takes no parameter groups; its L2 term is the objective's.
+                    [p for p in self.module_.parameters() if p.requires_grad],
+                    lr=lr,
+                    device=device,
+                    max_fun=self.max_fun,
+                )
                 if lbfgs
-                else split_decay_groups(self.module_, wd),
-                lr=1.0
-                if lbfgs
-                else ft.get("learning_rate_init", self.learning_rate_init),
-                device=device,
-                momentum=self.momentum,
-                nesterov=self.nesterovs_momentum,
-                betas=(self.beta_1, self.beta_2),
-                eps=self.epsilon,
-                max_fun=self.max_fun,
+                else make_optimizer(
+                    self, self.module_, weight_decay=wd, lr=lr, device=device
+                )
             )
             if incremental and getattr(self, "_optimizer_state", None) is not None:
                 load_optimizer_into(
@@ -399,6 +411,8 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             penalty_in_loss=penalty_in_loss,
         )
         loss_fn, score_fn = self._loss_and_score()
+        if getattr(self, "criterion", None) is not None:
+            loss_fn = self._user_loss(device, sample_weight is not None)
         generator = torch.Generator().manual_seed(seed + 1)
         if incremental and getattr(self, "_shuffle_state", None) is not None:
             # partial_fit continues the shuffling stream: n calls shuffle as one fit
@@ -425,7 +439,7 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
                 rate_in_velocity=sklearn_mode and self.solver == "sgd",
             ),
             score_fn=score_fn,
-            penalty_fn=self._penalty_fn() if self.alpha > 0 else None,
+            penalty_fn=self._penalty_fn() if self.alpha > 0 and not own_decay else None,
             callbacks=callbacks,
             history=self.history_,
             state=self._state,
@@ -458,6 +472,27 @@ class BaseNeuralNet(FineTuneMixin, BaseEstimator):
             run.trainer, early_stopping=run.early_stopping, epoch0=run.epoch0
         )
         self._warn_on_stop(run.trainer, run.incremental)
+
+    def _user_loss(self, device: torch.device, weighted: bool) -> UserLoss:
+        if is_regressor(self):
+            target = "values"
+        else:
+            multiclass = self._encoder.target_type_ == "multiclass"
+            target = "indices" if multiclass else "logits"
+        loss = UserLoss(
+            self.criterion,
+            self._nested("criterion"),
+            target=target,
+            device=device,
+            dtype=self._torch_dtype(),
+        )
+        if weighted and not loss.weighted:
+            raise ValueError(
+                f"sample_weight (or class_weight) needs a criterion that gives one loss "
+                f"per row: a torch loss class or instance with reduction='mean'; "
+                f"criterion={loss.name} cannot be weighted."
+            )
+        return loss
 
     def _penalty_fn(self):
         weights = [p for p in self.module_.parameters() if p.ndim > 1]

@@ -331,7 +331,12 @@ def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
         raise ValueError(f"{name!r} has malformed metadata ({exc!r}).") from exc
 
     valid = set(cls().get_params(deep=False))
-    params = {k: v for k, v in params.items() if k in valid}
+    nested = getattr(cls, "_is_nested_name", lambda k: False)  # optimizer__... names
+    params = {
+        k: v
+        for k, v in params.items()
+        if k in valid or (isinstance(k, str) and k.isidentifier() and nested(k))
+    }
     if "module" in valid:
         params["module"] = _module_param(name, meta.get("module"), module, types, cls)
     params["callbacks"] = _callbacks_param(name, params.get("callbacks"), callbacks)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -276,6 +276,9 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         dtype: str = "float32",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.channels = channels
         self.kernel_size = kernel_size
@@ -315,6 +318,9 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)
 
 
 class CNNRegressor(_CNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -406,6 +412,9 @@ default="squared_error"
         dtype: str = "float32",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.channels = channels
         self.kernel_size = kernel_size
@@ -446,3 +455,6 @@ default="squared_error"
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -374,6 +374,9 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         dtype: str = "auto",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -406,6 +409,9 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)
 
 
 class MLPRegressor(_MLPMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -490,6 +496,9 @@ default="squared_error"
         dtype: str = "auto",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -523,3 +532,6 @@ default="squared_error"
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Callable
 
 import torch
 from sklearn.utils._param_validation import StrOptions
@@ -128,6 +129,8 @@ _DOC_ATTRS = """
 class _ModuleMixin:
     """Build the user's module from the fit-time facts it declares."""
 
+    _nested_prefixes = ("module__", "optimizer__", "criterion__")
+
     #: A dict or MultiInput feeds forward(**inputs) (sknn.data.adapters).
     _multi_input = True
 
@@ -180,9 +183,21 @@ class _ModuleMixin:
 
     def _build_user_module(self, meta: dict) -> nn.Module:
         factory = MLP if self.module is None else self.module
+        nested = self._nested("module")
         if isinstance(factory, nn.Module):
+            if nested or self.module_kwargs:
+                raise ValueError(
+                    "module is an instance: module_kwargs and module__ options need "
+                    "a module class or factory."
+                )
             return copy.deepcopy(factory)
         kwargs = dict(self.module_kwargs or {})
+        both = sorted(set(kwargs) & set(nested))
+        if both:
+            raise ValueError(
+                f"module_kwargs and module__{both[0]} both set {both[0]!r}: use one."
+            )
+        kwargs.update(nested)
         try:
             params = inspect.signature(factory).parameters
         except (TypeError, ValueError):  # builtins without a signature
@@ -356,6 +371,9 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         callbacks: list | None = None,
         n_threads: int | None = None,
         loader_kwargs: dict | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.module = module
         self.module_kwargs = module_kwargs
@@ -386,6 +404,9 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         self.callbacks = callbacks
         self.n_threads = n_threads
         self.loader_kwargs = loader_kwargs
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)
 
 
 class NeuralNetRegressor(_ModuleMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -464,6 +485,9 @@ default="squared_error"
         callbacks: list | None = None,
         n_threads: int | None = None,
         loader_kwargs: dict | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.module = module
         self.module_kwargs = module_kwargs
@@ -495,6 +519,9 @@ default="squared_error"
         self.callbacks = callbacks
         self.n_threads = n_threads
         self.loader_kwargs = loader_kwargs
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)
 
 
 __all__ = ["FIT_TIME_FACTS", "NeuralNetClassifier", "NeuralNetRegressor"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -317,6 +317,9 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         dtype: str = "float32",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -353,6 +356,9 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)
 
 
 class RNNRegressor(_RNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -441,6 +447,9 @@ default="squared_error"
         dtype: str = "float32",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        optimizer: type | Callable | None = None,
+        criterion: type | Callable | None = None,
+        **kwargs,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -478,3 +487,6 @@ default="squared_error"
         self.dtype = dtype
         self.callbacks = callbacks
         self.n_threads = n_threads
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self._set_nested(kwargs)

@@ -27,6 +27,8 @@ from optuna.distributions import (
 )
 from sklearn.base import BaseEstimator, clone
 
+from sknn._nested import accepts_nested
+
 __all__ = ["check_search_space", "decode_params", "default_search_space"]
 
 _INT_TUPLE = re.compile(r"^\(\s*\d+\s*(,\s*\d+\s*)*,?\s*\)$")
@@ -292,7 +294,7 @@ def check_search_space(
                 f"param_distributions[{name!r}] must be an Optuna distribution "
                 f"(optuna.distributions.*), got {type(dist).__name__}."
             )
-        if name not in valid:
+        if name not in valid and not accepts_nested(estimator, name):
             raise ValueError(
                 f"Invalid parameter {name!r} for estimator "
                 f"{type(estimator).__name__}. Valid parameters are: {sorted(valid)!r}."

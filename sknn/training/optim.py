@@ -54,6 +54,7 @@ def build_optimizer(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     max_fun: int = 15000,
+    extra: dict | None = None,
 ) -> torch.optim.Optimizer:
     """Create the optimiser for ``solver``.
 
@@ -74,6 +75,9 @@ def build_optimizer(
     max_fun : int
         Unused: ``"lbfgs"`` runs through :func:`minimize_lbfgs`, which counts
         evaluations itself; the optimiser only holds the parameters.
+    extra : dict, default=None
+        More options of the optimiser class (``optimizer__amsgrad=True``); they win
+        over the speed options (``foreach``, ``fused``).
 
     Returns
     -------
@@ -112,13 +116,25 @@ def build_optimizer(
         kwargs.update(momentum=momentum, eps=eps)
     elif solver == "adagrad":
         kwargs.update(eps=eps)
-    kwargs.update(optimizer_speed_kwargs(cls_name, device))
+    extra = dict(extra or {})
+    speed = {
+        k: v
+        for k, v in optimizer_speed_kwargs(cls_name, device).items()
+        if k not in extra
+    }
     try:
-        return cls(params, **kwargs)
+        return cls(params, **kwargs, **speed, **extra)
     except (RuntimeError, TypeError, ValueError):
-        kwargs.pop("fused", None)
-        kwargs.pop("foreach", None)
-        return cls(params, **kwargs)
+        pass
+    try:
+        return cls(params, **kwargs, **extra)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        if not extra:
+            raise
+        raise ValueError(
+            f"solver={solver!r} ({cls_name}) could not be built with the options "
+            f"{extra}: {exc}"
+        ) from None
 
 
 class LRSchedule:
@@ -178,8 +194,14 @@ class LRSchedule:
         return self.rate_in_velocity and self.kind != "constant"
 
     def set_lr(self, optimizer: torch.optim.Optimizer, lr: float) -> None:
-        """Set the learning rate of every parameter group."""
+        """Set the learning rate of every parameter group.
+
+        A group with an ``lr_scale`` (see ``optimizer__param_groups``) gets ``lr``
+        times its scale.
+        """
+        base = lr
         for group in optimizer.param_groups:
+            lr = base * group.get("lr_scale", 1.0)
             old = float(group["lr"])
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"].fill_(lr)
@@ -203,7 +225,8 @@ class LRSchedule:
         """React to a plateau; return True when training should go on."""
         if self.kind != "adaptive":
             return False
-        lr = float(optimizer.param_groups[0]["lr"])
+        first = optimizer.param_groups[0]
+        lr = float(first["lr"]) / first.get("lr_scale", 1.0)
         if lr <= 1e-6:
             return False
         self.set_lr(optimizer, lr / 5.0)

@@ -48,7 +48,11 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
     name = type(trainer.optimizer).__name__
     if name not in STACKABLE_OPTIMIZERS:
         return f"optimizer {name}"
+    if getattr(trainer.loss_fn, "custom", False):
+        return "a user criterion"
     for group in trainer.optimizer.param_groups:
+        if "pattern" in group:
+            return "optimizer__param_groups"
         if group.get("amsgrad") or group.get("maximize") or group.get("dampening"):
             return "optimizer options (amsgrad / maximize / dampening)"
     if trainer.config.full_batch:
