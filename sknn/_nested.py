@@ -119,5 +119,5 @@ def accepts_nested(estimator: Any, name: str) -> bool:
     head, sep, rest = name.partition("__")
     if not sep or not hasattr(estimator, "get_params"):
         return False
-    inner = estimator.get_params(deep=False).get(head)
+    inner = estimator.get_params(deep=True).get(head)
     return inner is not None and accepts_nested(inner, rest)

@@ -320,6 +320,16 @@ def test_optuna_search_over_nested_params(data):
     assert search.best_estimator_.module_.head.in_features == width
 
 
+def test_optuna_search_over_nested_params_in_a_pipeline(data):
+    X, y = data
+    name = "mlpclassifier__optimizer__weight_decay"
+    space = {name: optuna.distributions.FloatDistribution(0.0, 0.1)}
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(**FAST))
+    search = OptunaSearchCV(pipe, space, n_trials=2, cv=2, random_state=0).fit(X, y)
+    decay = search.best_estimator_[-1].optimizer__weight_decay
+    assert decay == search.best_params_[name]
+
+
 def test_a_misspelt_nested_name_is_refused_by_the_search_space(data):
     space = {"optimiser__x": optuna.distributions.FloatDistribution(0.0, 0.1)}
     with pytest.raises(ValueError, match="Invalid parameter 'optimiser__x'"):
@@ -361,3 +371,26 @@ def test_save_and_load_keep_the_optimiser_criterion_and_nested_params(data, tmp_
         warnings.simplefilter("ignore", ConvergenceWarning)
         back.set_params(warm_start=True, max_iter=2).fit(X, y)  # goes on training
     assert back.n_iter_ == 2
+
+
+class HalfL1(torch.nn.Module):
+    def __init__(self, scale=0.5, reduction="mean"):
+        super().__init__()
+        self.scale, self.reduction = scale, reduction
+
+    def forward(self, out, y):
+        return self.scale * F.l1_loss(out, y, reduction=self.reduction)
+
+
+def test_an_own_loss_class_loads_only_when_the_caller_supplies_it(diabetes, tmp_path):
+    X, y = diabetes
+    X = StandardScaler().fit_transform(X)
+    est = MLPRegressor(**FAST, criterion=HalfL1, criterion__scale=2.0).fit(X, y)
+    sknn.save(est, tmp_path / "m.sknn")
+    with pytest.raises(ValueError, match="HalfL1"):
+        sknn.load(tmp_path / "m.sknn")
+    back = sknn.load(tmp_path / "m.sknn", classes=[HalfL1])
+    assert back.criterion is HalfL1 and back.criterion__scale == 2.0
+    np.testing.assert_allclose(back.predict(X), est.predict(X))
+    with pytest.raises(TypeError, match="cannot store parameter 'criterion'"):
+        sknn.save(MLPRegressor(**FAST, criterion=HalfL1()).fit(X, y), tmp_path / "i")

@@ -110,7 +110,9 @@ def engine_params(
 
 
 #: Parameters after the estimator-specific ones.
-TAIL_PARAMS = params("device", "dtype", "callbacks", "n_threads")
+TAIL_PARAMS = params(
+    "device", "dtype", "callbacks", "n_threads", "optimizer", "criterion", "**kwargs"
+)
 
 #: Fitted attributes every network estimator has.
 FIT_ATTRS = attrs(

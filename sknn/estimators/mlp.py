@@ -111,6 +111,20 @@ _COMMON_DOC = """
         ``threadpoolctl``, joblib workers) or one in a worker thread. Set only for
         the duration of the call; torch's own setting is restored afterwards. See
         the "Speed and memory" page of the documentation.
+    optimizer : torch.optim.Optimizer class or callable, default=None
+        The optimiser, built with ``lr=learning_rate_init`` and the ``optimizer__``
+        options; replaces ``solver`` (then leave ``solver`` and its parameters at
+        their defaults). ``None`` is the optimiser ``solver`` names. See the "Your
+        own loss, optimiser and parameter groups" page of the documentation.
+    criterion : torch loss class, instance or callable, default=None
+        The training loss, ``criterion(output, target) -> scalar`` on the raw
+        output (logits for classifiers); a class is built with the ``criterion__``
+        options. ``None`` is the default loss.
+    **kwargs : dict
+        Nested parameters: ``optimizer__<option>`` (and ``optimizer__param_groups``,
+        a list of ``(pattern, options)`` pairs matched against parameter names),
+        ``criterion__<option>``. Taken by ``get_params``, ``set_params`` and the
+        searches like any other parameter.
 """
 
 _COMMON_ATTRS = """

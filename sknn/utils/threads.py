@@ -71,12 +71,16 @@ def _running_elsewhere() -> float | None:
     try:
         with open("/proc/loadavg") as f:
             running = int(f.read().split()[3].split("/")[0])
-        own = 0
-        for tid in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                own += f.read().rpartition(")")[2].split()[0] == "R"
+        tids = os.listdir("/proc/self/task")
     except (OSError, ValueError, IndexError):
         return None
+    own = 0
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                own += f.read().rpartition(")")[2].split()[0] == "R"
+        except (OSError, IndexError):  # a thread that ended meanwhile
+            continue
     return float(max(0, running - max(own, 1)))
 
 
