@@ -104,6 +104,11 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "optimizer": [callable, None],
         "criterion": [callable, None],
+        "data_placement": [StrOptions({"auto", "device", "stream"})],
+        "memory_budget": [Interval(Integral, 1, None, closed="left"), None],
+        "autocast": [StrOptions({"bfloat16", "float16"}), None],
+        "accumulation_steps": [Interval(Integral, 1, None, closed="left")],
+        "compile": ["boolean", dict],
     }
 
     # ------------------------------------------------------------------ hooks to fill

@@ -111,7 +111,18 @@ def engine_params(
 
 #: Parameters after the estimator-specific ones.
 TAIL_PARAMS = params(
-    "device", "dtype", "callbacks", "n_threads", "optimizer", "criterion", "**kwargs"
+    "device",
+    "dtype",
+    "callbacks",
+    "n_threads",
+    "optimizer",
+    "criterion",
+    "data_placement",
+    "memory_budget",
+    "autocast",
+    "accumulation_steps",
+    "compile",
+    "**kwargs",
 )
 
 #: Fitted attributes every network estimator has.

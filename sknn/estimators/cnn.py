@@ -278,6 +278,11 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         n_threads: int | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
+        data_placement: str = "auto",
+        memory_budget: int | None = None,
+        autocast: str | None = None,
+        accumulation_steps: int = 1,
+        compile: bool | dict = False,
         **kwargs,
     ) -> None:
         self.channels = channels
@@ -320,6 +325,11 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.n_threads = n_threads
         self.optimizer = optimizer
         self.criterion = criterion
+        self.data_placement = data_placement
+        self.memory_budget = memory_budget
+        self.autocast = autocast
+        self.accumulation_steps = accumulation_steps
+        self.compile = compile
         self._set_nested(kwargs)
 
 
@@ -414,6 +424,11 @@ default="squared_error"
         n_threads: int | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
+        data_placement: str = "auto",
+        memory_budget: int | None = None,
+        autocast: str | None = None,
+        accumulation_steps: int = 1,
+        compile: bool | dict = False,
         **kwargs,
     ) -> None:
         self.channels = channels
@@ -457,4 +472,9 @@ default="squared_error"
         self.n_threads = n_threads
         self.optimizer = optimizer
         self.criterion = criterion
+        self.data_placement = data_placement
+        self.memory_budget = memory_budget
+        self.autocast = autocast
+        self.accumulation_steps = accumulation_steps
+        self.compile = compile
         self._set_nested(kwargs)

@@ -17,7 +17,37 @@ from sknn.estimators._sizes import as_sizes
 from sknn.modules import ACTIVATIONS, MLP
 from sknn.training.losses import REGRESSION_LOSSES
 
-_COMMON_DOC = """
+SCALE_PARAMS_DOC = """
+    data_placement : {"auto", "device", "stream"}, default="auto"
+        Where the training rows live during ``fit``. ``"device"`` copies them to
+        the device once (the fastest path); ``"stream"`` keeps them on the host (a
+        ``numpy.memmap`` stays on disk) and moves one batch at a time, the next one
+        prefetched where the device allows; ``"auto"`` streams only when the data
+        is larger than ``memory_budget``. Both give the same model for the same
+        seed. See the "Your data, your way" page.
+    memory_budget : int or None, default=None
+        Bytes the training data may take on the device when
+        ``data_placement="auto"``; ``None`` is half of the device's free memory
+        (of the available RAM on a CPU).
+    autocast : {None, "bfloat16", "float16"}, default=None
+        Mixed precision: the forward pass and the loss run under
+        ``torch.autocast`` in this dtype, the weights and the optimiser stay in
+        float32. ``"float16"`` needs CUDA and scales the loss with a gradient
+        scaler; ``"bfloat16"`` works on CUDA and on CPUs. Predictions are made in
+        full precision. See the "Speed and memory" page.
+    accumulation_steps : int, default=1
+        Optimiser steps are taken every ``accumulation_steps`` batches, on the
+        gradient of their union: ``batch_size=b, accumulation_steps=k`` trains as
+        ``batch_size=k * b`` does (to float rounding) with the memory of ``b``
+        rows.
+    compile : bool or dict, default=False
+        Train a ``torch.compile``-d module (a dict holds ``torch.compile``'s
+        options, e.g. ``{"mode": "max-autotune"}``). The first epoch pays the
+        compilation; measure before you keep it (see the "Speed and memory" page).
+"""
+
+_COMMON_DOC = (
+    """
     Parameters
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
@@ -120,12 +150,15 @@ _COMMON_DOC = """
         The training loss, ``criterion(output, target) -> scalar`` on the raw
         output (logits for classifiers); a class is built with the ``criterion__``
         options. ``None`` is the default loss.
-    **kwargs : dict
+"""
+    + SCALE_PARAMS_DOC
+    + """    **kwargs : dict
         Nested parameters: ``optimizer__<option>`` (and ``optimizer__param_groups``,
         a list of ``(pattern, options)`` pairs matched against parameter names),
         ``criterion__<option>``. Taken by ``get_params``, ``set_params`` and the
         searches like any other parameter.
 """
+)
 
 _COMMON_ATTRS = """
     loss_ : float
@@ -390,6 +423,11 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         n_threads: int | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
+        data_placement: str = "auto",
+        memory_budget: int | None = None,
+        autocast: str | None = None,
+        accumulation_steps: int = 1,
+        compile: bool | dict = False,
         **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -425,6 +463,11 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.n_threads = n_threads
         self.optimizer = optimizer
         self.criterion = criterion
+        self.data_placement = data_placement
+        self.memory_budget = memory_budget
+        self.autocast = autocast
+        self.accumulation_steps = accumulation_steps
+        self.compile = compile
         self._set_nested(kwargs)
 
 
@@ -512,6 +555,11 @@ default="squared_error"
         n_threads: int | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
+        data_placement: str = "auto",
+        memory_budget: int | None = None,
+        autocast: str | None = None,
+        accumulation_steps: int = 1,
+        compile: bool | dict = False,
         **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -548,4 +596,9 @@ default="squared_error"
         self.n_threads = n_threads
         self.optimizer = optimizer
         self.criterion = criterion
+        self.data_placement = data_placement
+        self.memory_budget = memory_budget
+        self.autocast = autocast
+        self.accumulation_steps = accumulation_steps
+        self.compile = compile
         self._set_nested(kwargs)

@@ -21,13 +21,15 @@ from sknn.data.multi import (
 )
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.estimators.mlp import SCALE_PARAMS_DOC
 from sknn.modules import MLP, KeywordInputs
 from sknn.training.losses import REGRESSION_LOSSES
 
 #: Fit-time facts a module may declare among its keyword arguments.
 FIT_TIME_FACTS = ("n_features_in", "n_outputs", "input_shape")
 
-_DOC_PARAMS = """
+_DOC_PARAMS = (
+    """
     Parameters
     ----------
     module : torch.nn.Module class, callable or instance, default=None
@@ -108,13 +110,16 @@ _DOC_PARAMS = """
         The training loss, ``criterion(output, target) -> scalar`` on the raw
         output (logits for classifiers); a class is built with the ``criterion__``
         options. ``None`` is the default loss.
-    **kwargs : dict
+"""
+    + SCALE_PARAMS_DOC
+    + """    **kwargs : dict
         Nested parameters: ``optimizer__<option>`` (and ``optimizer__param_groups``,
         a list of ``(pattern, options)`` pairs matched against parameter names),
         ``criterion__<option>`` and ``module__<argument>`` (merged with
         ``module_kwargs``). Taken by ``get_params``, ``set_params`` and the searches
         like any other parameter.
 """
+)
 
 _DOC_ATTRS = """
     module_ : torch.nn.Module
@@ -388,6 +393,11 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         loader_kwargs: dict | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
+        data_placement: str = "auto",
+        memory_budget: int | None = None,
+        autocast: str | None = None,
+        accumulation_steps: int = 1,
+        compile: bool | dict = False,
         **kwargs,
     ) -> None:
         self.module = module
@@ -421,6 +431,11 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         self.loader_kwargs = loader_kwargs
         self.optimizer = optimizer
         self.criterion = criterion
+        self.data_placement = data_placement
+        self.memory_budget = memory_budget
+        self.autocast = autocast
+        self.accumulation_steps = accumulation_steps
+        self.compile = compile
         self._set_nested(kwargs)
 
 
@@ -502,6 +517,11 @@ default="squared_error"
         loader_kwargs: dict | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
+        data_placement: str = "auto",
+        memory_budget: int | None = None,
+        autocast: str | None = None,
+        accumulation_steps: int = 1,
+        compile: bool | dict = False,
         **kwargs,
     ) -> None:
         self.module = module
@@ -536,6 +556,11 @@ default="squared_error"
         self.loader_kwargs = loader_kwargs
         self.optimizer = optimizer
         self.criterion = criterion
+        self.data_placement = data_placement
+        self.memory_budget = memory_budget
+        self.autocast = autocast
+        self.accumulation_steps = accumulation_steps
+        self.compile = compile
         self._set_nested(kwargs)
 
 
