@@ -334,9 +334,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         )
         fdtype = self._torch_dtype()
         ydtype = self._target_dtype() or fdtype
-        data = (X.source if isinstance(X, StreamInput) else TensorData)(
-            X, y_enc, sample_weight, device, y_dtype=ydtype, x_dtype=fdtype
-        )
+        data = self._training_source(X, y_enc, sample_weight, device, ydtype, fdtype)
         valid = None
         if eval_set is not None:
             X_val, y_val = self._validate_inputs(
@@ -363,6 +361,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
                 ),
             )
             data, valid = data.subset(tr_idx), data.subset(va_idx)
+        data = self._train_data(data, seed, device)
         if parallel:
             data = distributed.ShardedData(data, *distributed.rank_and_world())
 
@@ -466,6 +465,16 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             epoch0=epoch0,
             generator=generator,
         )
+
+    def _training_source(self, X, y, sample_weight, device, y_dtype, x_dtype):
+        """The batch source of the fit's rows (before the validation split)."""
+        source = X.source if isinstance(X, StreamInput) else TensorData
+        return source(X, y, sample_weight, device, y_dtype=y_dtype, x_dtype=x_dtype)
+
+    def _train_data(self, data: TensorData, seed: int, device: torch.device):
+        """The batches the optimiser sees, after the validation split; estimators
+        with training-time transforms (augmentation) wrap ``data`` here."""
+        return data
 
     def _finish_fit(self, run: SimpleNamespace) -> None:
         """Set the fitted attributes and warn as scikit-learn does."""

@@ -37,6 +37,7 @@ from sknn.training.distributed import (
 from sknn.training.history import History
 from sknn.training.inference import predict_batched
 from sknn.training.optim import LRSchedule, minimize_lbfgs
+from sknn.training.precision import StepPlan, compile_error
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -217,6 +218,13 @@ class Trainer:
         Drives shuffling.
     printer : callable, optional
         Receives a one-line summary per epoch (verbose mode).
+    forward_module : torch.nn.Module, optional
+        The module that trains, when it is not ``module`` itself: a
+        DistributedDataParallel wrapper or a ``torch.compile``-d ``module``.
+    plan : StepPlan, optional
+        How each optimiser step runs: autocast, gradient accumulation over several
+        batches and a float16 gradient scaler (:mod:`sknn.training.precision`).
+        Plain float32 steps when omitted.
 
     Attributes
     ----------
@@ -259,11 +267,13 @@ class Trainer:
         generator: torch.Generator | None = None,
         printer: Callable[[str], None] | None = None,
         forward_module: nn.Module | None = None,
+        plan: StepPlan | None = None,
     ) -> None:
         self.module = module
         # The module that trains: a DistributedDataParallel wrapper of ``module`` in
         # data-parallel fits (sknn.training.distributed), else ``module`` itself.
         self.forward_module = module if forward_module is None else forward_module
+        self.plan = StepPlan(torch.device("cpu")) if plan is None else plan
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.config = config
@@ -291,7 +301,12 @@ class Trainer:
 
     # -- one epoch ---------------------------------------------------------------------
     def _epoch_stochastic(self, data: TensorData) -> torch.Tensor:
-        module, opt, loss_fn = self.forward_module, self.optimizer, self.loss_fn
+        module, opt, loss_fn, plan = (
+            self.forward_module,
+            self.optimizer,
+            self.loss_fn,
+            self.plan,
+        )
         # A ShardedData holds this process's rows of each global batch (DDP).
         sharded = getattr(data, "sharded", False)
         gen = self.generator if self.config.shuffle else None
@@ -301,22 +316,52 @@ class Trainer:
         losses: list[torch.Tensor] = []
         sizes: list = []
         penalty = self.penalty_fn if self.config.penalty_in_loss else None
-        for xb, yb, wb in data.batches(self.config.batch_size, gen, merge_last=merge):
-            out = module(*xb)
-            loss = loss_fn(out, yb, wb)
-            bw = wb.sum() if wb is not None else yb.shape[0]
-            if penalty is not None:
-                loss = loss + penalty(data.batch_weight if sharded else bw)
-            opt.zero_grad(set_to_none=True)
-            (loss * data.scale if sharded else loss).backward()
+        steps = plan.accumulation_steps
+        group: list = []  # accumulated (weighted loss sum, weight) of this step
+
+        def step(loss: torch.Tensor, bw, divide=None) -> None:
+            plan.unscale(opt, divide)
             for cb in backward_cbs:
                 cb.on_backward_end(self)
-            opt.step()
+            plan.step(opt)
             # Kept on the device: no host sync inside the epoch.
             losses.append(loss.detach())
             sizes.append(bw)
             for cb in batch_cbs:
                 cb.on_batch_end(self, loss.detach())
+
+        def step_group() -> None:
+            # sum_j (loss_j * w_j) / sum_j w_j is the loss of the union of the
+            # group's batches; the L2 term of that union is penalty(1) / sum_j w_j.
+            total = sum(w for _, w in group)
+            if penalty is not None:
+                plan.backward(penalty(1.0))
+            loss = sum(lw for lw, _ in group) / total
+            if penalty is not None:
+                loss = loss + penalty(total).detach()
+            step(loss, total, divide=total)
+            group.clear()
+
+        for xb, yb, wb in data.batches(self.config.batch_size, gen, merge_last=merge):
+            with plan.forward():
+                out = module(*xb)
+            loss = loss_fn(plan.output(out), yb, wb)
+            bw = wb.sum() if wb is not None else yb.shape[0]
+            if steps == 1:
+                if penalty is not None:
+                    loss = loss + penalty(data.batch_weight if sharded else bw)
+                opt.zero_grad(set_to_none=True)
+                plan.backward(loss * data.scale if sharded else loss)
+                step(loss, bw)
+                continue
+            if not group:
+                opt.zero_grad(set_to_none=True)
+            plan.backward(loss * bw)
+            group.append((loss.detach() * bw, bw))
+            if len(group) == steps:
+                step_group()
+        if group:  # the last, shorter group of the epoch
+            step_group()
         stacked = torch.stack(losses)
         if data.w is None:
             weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
@@ -477,10 +522,17 @@ class Trainer:
         try:
             loss_t = self._epoch_stochastic(train)
             if self.penalty_fn is not None and not cfg.penalty_in_loss:
-                loss_t = loss_t + self.penalty_fn(cfg.batch_size)
+                # The L2 term over one optimiser step's rows.
+                steps = self.plan.accumulation_steps
+                loss_t = loss_t + self.penalty_fn(cfg.batch_size * steps)
         except ValueError as exc:
             if _is_one_row_error(exc):  # torch's message names no parameter
                 raise one_row_batch_error(train.n_samples, cfg.batch_size) from exc
+            raise
+        except Exception as exc:
+            error = compile_error(exc, self.plan.compile)
+            if error is not None:
+                raise error from exc
             raise
         values = [loss_t.detach(), finite_flag(self._watched, train.device)]
         if valid is not None:
