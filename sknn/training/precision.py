@@ -236,7 +236,9 @@ def compile_module(module: nn.Module, compile: bool | dict) -> nn.Module:
     try:
         return torch.compile(module, **options)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"compile={compile!r} was refused by torch.compile: {exc}")
+        raise ValueError(
+            f"compile={compile!r} was refused by torch.compile: {exc}"
+        ) from exc
 
 
 def compile_error(exc: BaseException, compile: bool | dict) -> Exception | None:
