@@ -58,6 +58,7 @@ from sknn.training.custom import (
 from sknn.training.engine import TrainState, warn_non_finite
 from sknn.training.inference import CHUNK_SIZE, as_inputs, n_rows, to_device_chunk
 from sknn.training.optim import LRSchedule
+from sknn.training.precision import check_step_plan, compile_module, make_step_plan
 from sknn.utils.device import resolve_device
 from sknn.utils.random import RNGScope, draw_seed, torch_seed
 from sknn.utils.threads import auto_threads, macs_per_row, torch_threads
@@ -163,7 +164,11 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         float64), except on GPUs, many of which are tens of times slower in float64."""
         if self.dtype != "auto":
             return self.dtype
-        if device.type != "cpu" or getattr(X, "dtype", None) == np.float32:
+        if (
+            device.type != "cpu"
+            or getattr(X, "dtype", None) == np.float32
+            or self.autocast is not None  # mixed precision keeps float32 weights
+        ):
             return "float32"
         return "float64"
 
@@ -299,6 +304,15 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         parallel = self.solver != "lbfgs" and distributed.ensure_process_group(device)
         if parallel:
             device = distributed.local_device(device)
+        check_step_plan(
+            autocast=self.autocast,
+            accumulation_steps=self.accumulation_steps,
+            compile=self.compile,
+            device=device,
+            dtype=self.dtype if not keep else self._dtype_,
+            full_batch=self.solver == "lbfgs",
+            parallel=parallel,
+        )
         seed = self._seed_for_call() if keep else draw_seed(self.random_state)
         seed = distributed.broadcast_seed(seed, device) if parallel else seed
         # n_iter_ counts this call's epochs (scikit-learn's rule for warm starts);
@@ -368,9 +382,11 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         batch_size = self._batch_size(data.n_samples)
         # scikit-learn's L2 term is 0.5 * alpha * ||W||^2 / (sum of batch weights): with
         # unit weights that is the optimiser's weight decay alpha / batch_size (fused,
-        # free); with sample weights it goes into each batch loss.
+        # free); with sample weights it goes into each batch loss. An optimiser step
+        # over accumulated batches sees accumulation_steps * batch_size rows.
         penalty_in_loss = sample_weight is not None and not lbfgs and self.alpha > 0
-        wd = 0.0 if (lbfgs or penalty_in_loss) else self.alpha / batch_size
+        step_rows = batch_size * self.accumulation_steps
+        wd = 0.0 if (lbfgs or penalty_in_loss) else self.alpha / step_rows
         if self.solver == "adamw":
             wd, penalty_in_loss = self.alpha, False
         own_decay = uses_weight_decay_option(self)  # replaces alpha
@@ -429,6 +445,15 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         schedule_kind = (
             "constant" if sklearn_mode and self.solver != "sgd" else self.learning_rate
         )
+        plan = make_step_plan(
+            device,
+            self.autocast,
+            self.accumulation_steps,
+            # partial_fit keeps float16's loss scale from call to call.
+            scaler=getattr(self, "_grad_scaler", None) if incremental else None,
+            compile=self.compile,
+        )
+        self._grad_scaler = plan.scaler
         trainer = Trainer(
             self.module_,
             loss_fn,
@@ -449,9 +474,13 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             state=self._state,
             generator=generator,
             printer=self._printer(),
-            forward_module=distributed.wrap_module(self.module_, device)
-            if parallel
-            else None,
+            forward_module=compile_module(
+                distributed.wrap_module(self.module_, device)
+                if parallel
+                else self.module_,
+                self.compile,
+            ),
+            plan=plan,
         )
         return SimpleNamespace(
             trainer=trainer,
@@ -676,6 +705,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         if opt is not None:
             state["_optimizer_state"] = _to_cpu(opt.state_dict())
         state["optimizer_"] = None
+        state.pop("_grad_scaler", None)  # float16's loss scale restarts after loading
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

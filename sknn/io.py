@@ -150,7 +150,8 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
         params["module"] = None
     enc_params = {k: enc(v, f"parameter {k!r}") for k, v in params.items()}
 
-    skip = {"module_", "optimizer_", "_optimizer_state"}  # stored apart
+    # Stored apart (or, for float16's loss scale, restarted after loading).
+    skip = {"module_", "optimizer_", "_optimizer_state", "_grad_scaler"}
     attrs = {}
     for key, value in vars(estimator).items():
         if key in params or key in skip:

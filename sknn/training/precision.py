@@ -253,4 +253,3 @@ def compile_error(exc: BaseException, compile: bool | dict) -> Exception | None:
             '(e.g. compile={"backend": "eager"}).'
         )
     return None
-

@@ -57,6 +57,9 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
             return "optimizer options (amsgrad / maximize / dampening)"
     if trainer.config.full_batch:
         return "full-batch solver"
+    plan = trainer.plan
+    if not plan.plain or plan.compile:
+        return "autocast, accumulation_steps or compile (one network at a time)"
     schedule = trainer.schedule
     if schedule is not None and getattr(schedule, "rescales_momentum", False):
         if any(g.get("momentum", 0) for g in trainer.optimizer.param_groups):
