@@ -11,6 +11,8 @@ values only from plain JSON and a few tags; every tag is checked against a schem
   the classes the caller passes to :func:`sknn.load`; names are never imported,
   attribute paths never walked;
 * ``__callback__``: one of sknn's callbacks, rebuilt from its parameters;
+* ``__augment__``: one of sknn's augmentation transforms (:mod:`sknn.data.augment`),
+  rebuilt from its parameters;
 * ``__object__``: one of four state classes, each with a fixed set of attribute names
   and value types;
 * nesting deeper than :data:`MAX_DEPTH` is refused.
@@ -147,7 +149,10 @@ class Encoder:
     """
 
     def __init__(self) -> None:
+        from sknn.data.augment import builtin_transforms
+
         self.callbacks = callback_classes()
+        self.transforms = builtin_transforms()
         self.dropped: list[str] = []
 
     def __call__(self, value: Any, where: str) -> Any:
@@ -189,6 +194,9 @@ class Encoder:
                 return None
             params = value.get_params(deep=False)
             return {"__callback__": name, "params": self(params, where)}
+        if self.transforms.get(type(value).__name__) is type(value):
+            params = value.get_params(deep=False)
+            return {"__augment__": type(value).__name__, "params": self(params, where)}
         if isinstance(value, type):
             # Only the name is written; loading needs it on the allow-list or from
             # the caller.
@@ -201,6 +209,13 @@ class Encoder:
         if isinstance(value, np.random.RandomState):
             self.dropped.append(f"{where}: a RandomState instance (saved as None)")
             return None
+        if callable(value):
+            raise TypeError(
+                f"sknn.save cannot store {where}: {name} "
+                f"{getattr(value, '__qualname__', name)!r} is code, and model files "
+                "hold none. Set it to None before saving and again after sknn.load, "
+                "or use pickle / joblib."
+            )
         raise TypeError(
             f"sknn.save cannot store {where} of type {type(value).__name__}; only "
             "numbers, strings, arrays, lists, dicts and sknn's own objects are saved."
@@ -443,6 +458,24 @@ class Decoder:
             )
         return cls(**params)
 
+    def _augment(self, value: dict, depth: int) -> Any:
+        from sknn.data.augment import builtin_transforms
+
+        cls = builtin_transforms().get(value["__augment__"])
+        if cls is None:
+            raise ValueError(f"Unknown sknn transform {value['__augment__']!r}.")
+        params = self(value.get("params"), depth)
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise ValueError(
+                f"The parameters of transform {cls.__name__} are malformed."
+            )
+        unknown = set(params) - set(cls().get_params(deep=False))
+        if unknown:
+            raise ValueError(
+                f"Transform {cls.__name__} has no parameters {sorted(unknown)}."
+            )
+        return cls(**params)
+
     def _type(self, value: dict, depth: int) -> type:
         spec = value["__type__"]
         if (
@@ -505,6 +538,7 @@ class Decoder:
         "__history__": _history,
         "__trainstate__": _trainstate,
         "__callback__": _callback,
+        "__augment__": _augment,
         "__type__": _type,
         "__object__": _object,
     }

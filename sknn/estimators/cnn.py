@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from sknn.base import BaseNeuralNet
+from sknn.data.augment import Transform, batch_transform
 from sknn.data.inputs import IMAGE_LAYOUTS, image_sample_shape
 from sknn.estimators import _docs
 from sknn.estimators._classifier import NeuralNetClassifierMixin
@@ -19,6 +20,8 @@ from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators._sizes import as_sizes as _as_list
 from sknn.modules import ACTIVATIONS
 from sknn.modules.cnn import CNN
+from sknn.training.augment import AugmentedData, augment_generator
+from sknn.training.data import TensorData
 from sknn.training.losses import REGRESSION_LOSSES
 
 _CNN_DOC = (
@@ -59,6 +62,15 @@ _CNN_DOC = (
         one-channel signal ``(1, n_features)`` and a 3-D array as one-channel images
         ``(n, H, W)``; a 3-D array of signals ``(n, C, T)`` needs
         ``input_shape=(C, T)``.
+    augment : transform, list of transforms, callable or None, default=None
+        Training-time augmentation: each training batch is transformed on the device
+        (:class:`~sknn.data.RandomCrop`, :class:`~sknn.data.RandomFlip`,
+        :class:`~sknn.data.RandomShift`, :class:`~sknn.data.GaussianNoise`, a list
+        or :class:`~sknn.data.Compose` of them, or ``f(X_batch, generator)`` /
+        ``f(X_batch)`` returning a batch of the same shape), drawing from a stream
+        seeded by the fit's seed. Validation rows, ``predict`` and ``score`` are
+        never augmented. Nested parameters (``augment__std``) can be searched.
+        Needs a stochastic solver.
 """
     + _docs.engine_params(
         """    learning_rate_init : float, default=0.001
@@ -142,6 +154,23 @@ class _CNNMixin:
             activation=self.activation,
         )
 
+    def _train_data(self, data: TensorData, seed: int, device: torch.device):
+        """The training rows, augmented batch by batch when ``augment`` is set."""
+        if self.augment is None:
+            return data
+        if self.solver == "lbfgs":
+            raise ValueError(
+                "augment needs a stochastic solver ('adam', 'adamw' or 'sgd'): "
+                "L-BFGS minimises one fixed objective, and augmented batches change it "
+                "at every evaluation."
+            )
+        transform = batch_transform(self.augment, tuple(self.input_shape_))
+        # Its own stream (offset from the shuffling and dropout seeds): a fit with
+        # the same seed draws the same transforms.
+        out = AugmentedData(data, transform, augment_generator(device, seed + 3))
+        out.check()
+        return out
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
@@ -185,6 +214,7 @@ def _cnn_constraints() -> dict:
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "input_shape": ["array-like", None],
+        "augment": [None, callable, list, tuple],
         "dtype": [StrOptions({"float32", "float64"})],
     }
 
@@ -250,6 +280,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         hidden_layer_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         input_shape: Sequence[int] | None = None,
+        augment: Transform | Sequence | Callable | None = None,
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
@@ -297,6 +328,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.input_shape = input_shape
+        self.augment = augment
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -395,6 +427,7 @@ default="squared_error"
         hidden_layer_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         input_shape: Sequence[int] | None = None,
+        augment: Transform | Sequence | Callable | None = None,
         loss: str = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
@@ -443,6 +476,7 @@ default="squared_error"
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.input_shape = input_shape
+        self.augment = augment
         self.loss = loss
         self.solver = solver
         self.alpha = alpha
