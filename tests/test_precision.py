@@ -210,6 +210,20 @@ def test_accumulation_is_refused_in_data_parallel_fits():
         )
 
 
+def test_bfloat16_is_refused_on_a_gpu_without_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.raises(ValueError, match="bfloat16 support"):
+        check_step_plan(
+            autocast="bfloat16",
+            accumulation_steps=1,
+            compile=False,
+            device=torch.device("cuda"),
+            dtype="auto",
+            full_batch=False,
+            parallel=False,
+        )
+
+
 def test_parameters_clone_search_and_save(clf_data, tmp_path):
     X, y = clf_data
     net = MLPClassifier(

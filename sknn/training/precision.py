@@ -51,8 +51,9 @@ def check_step_plan(
     Raises
     ------
     ValueError
-        For float16 off CUDA, autocast with ``dtype="float64"``, any of the three with
-        ``solver="lbfgs"``, and accumulation in data-parallel fits.
+        For float16 off CUDA, bfloat16 on a GPU without it, autocast with
+        ``dtype="float64"``, any of the three with ``solver="lbfgs"``, and
+        accumulation in data-parallel fits.
 
     Examples
     --------
@@ -86,6 +87,15 @@ def check_step_plan(
             raise ValueError(
                 f"autocast='float16' needs a CUDA device (the fit runs on "
                 f"{device.type!r}); use autocast='bfloat16' on a CPU."
+            )
+        if (
+            autocast == "bfloat16"
+            and device.type == "cuda"
+            and not torch.cuda.is_bf16_supported()
+        ):
+            raise ValueError(
+                "autocast='bfloat16' needs a GPU with bfloat16 support (compute "
+                "capability 8.0 or later); use autocast='float16' on this GPU."
             )
         if dtype == "float64":
             raise ValueError(
