@@ -30,16 +30,15 @@ SCALE_PARAMS_DOC = """
         ``data_placement="auto"``; ``None`` is half of the device's free memory
         (of the available RAM on a CPU).
     autocast : {None, "bfloat16", "float16"}, default=None
-        Mixed precision: the forward pass and the loss run under
-        ``torch.autocast`` in this dtype, the weights and the optimiser stay in
-        float32. ``"float16"`` needs CUDA and scales the loss with a gradient
+        Mixed precision: the forward pass runs under ``torch.autocast`` in this
+        dtype; the loss, the weights and the optimiser stay in float32. ``"float16"`` needs CUDA and scales the loss with a gradient
         scaler; ``"bfloat16"`` works on CUDA and on CPUs. Predictions are made in
         full precision. See the "Speed and memory" page.
     accumulation_steps : int, default=1
         Optimiser steps are taken every ``accumulation_steps`` batches, on the
         gradient of their union: ``batch_size=b, accumulation_steps=k`` trains as
-        ``batch_size=k * b`` does (to float rounding) with the memory of ``b``
-        rows.
+        ``batch_size=k * b`` does (to float rounding; batch normalisation and
+        dropout still see batches of ``b``) with the memory of ``b`` rows.
     compile : bool or dict, default=False
         Train a ``torch.compile``-d module (a dict holds ``torch.compile``'s
         options, e.g. ``{"mode": "max-autotune"}``). The first epoch pays the
