@@ -13,7 +13,7 @@ values only from plain JSON and a few tags; every tag is checked against a schem
 * ``__callback__``: one of sknn's callbacks, rebuilt from its parameters;
 * ``__augment__``: one of sknn's augmentation transforms (:mod:`sknn.data.augment`),
   rebuilt from its parameters;
-* ``__object__``: one of four state classes, each with a fixed set of attribute names
+* ``__object__``: one of five state classes, each with a fixed set of attribute names
   and value types;
 * nesting deeper than :data:`MAX_DEPTH` is refused.
 
@@ -43,6 +43,7 @@ STATE_CLASSES_PATHS = {
     "RegressionTargetScaler": "sknn.data.targets",
     "LabelEncoder": "sklearn.preprocessing",
     "History": "sknn.training.history",
+    "TableEncoder": "sknn.data.tables",
 }
 
 _DTYPE_RE = re.compile(r"^[<>|=]?(?:[biuf]\d{1,2}|\?|[US]\d{0,9}|O)$")
@@ -237,6 +238,17 @@ def _is_str_array(v: Any) -> bool:
     return isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "OUSbiuf"
 
 
+def _is_1d(v: Any, kind: str) -> bool:
+    return isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind == kind
+
+
+def _is_labels(v: Any) -> bool:
+    """A 1-D object array of category labels (strings, numbers, booleans)."""
+    return _is_1d(v, "O") and all(
+        isinstance(c, (str, int, float, bool)) and c == c for c in v
+    )
+
+
 def _is_float_vector(v: Any) -> bool:
     return (
         isinstance(v, np.ndarray)
@@ -262,10 +274,23 @@ _SCHEMAS: dict[str, dict[str, Callable[[Any], bool]]] = {
         "scale_": lambda v: _is_float_vector(v) and bool((v != 0).all()),
     },
 }
+_SCHEMAS["TableEncoder"] = {
+    "columns_": lambda v: _is_1d(v, "O") and all(isinstance(c, str) for c in v),
+    "kinds_": lambda v: (
+        _is_1d(v, "O") and all(k in ("numeric", "categorical") for k in v)
+    ),
+    "categories_": lambda v: isinstance(v, list) and all(_is_labels(c) for c in v),
+    "levels_": lambda v: isinstance(v, list) and all(_is_labels(c) for c in v),
+    "missing_": lambda v: _is_1d(v, "b"),
+    "mean_": _is_float_vector,
+    "scale_": lambda v: _is_float_vector(v) and bool((v > 0).all()),
+}
+
 _REQUIRED = {
     "LabelEncoder": {"classes_"},
     "ClassTargetEncoder": {"classes_", "target_type_", "n_outputs_"},
     "RegressionTargetScaler": {"mean_", "scale_"},
+    "TableEncoder": set(_SCHEMAS["TableEncoder"]),
 }
 
 

@@ -646,12 +646,17 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             and X.shape[0] > 0
             and X.shape[1] == self.__dict__.get("n_features_in_")
             and "feature_names_in_" not in self.__dict__
-            and type(self)._validate_inputs is BaseNeuralNet._validate_inputs
+            and self._plain_array_inputs()
             and np.isfinite(X.sum())
         ):
             return X
         X = adapt_predict_input(X, **self._adapter_options(predict=True))
         return self._validate_inputs(X, reset=False)[0]
+
+    def _plain_array_inputs(self) -> bool:
+        """Whether a plain 2-D float array is validated by ``validate_data`` alone
+        here (the predict fast path may then stand in for it)."""
+        return type(self)._validate_inputs is BaseNeuralNet._validate_inputs
 
     def _adapter_options(self, *, predict: bool = False) -> dict:
         """How :mod:`sknn.data.adapters` reads Datasets and several inputs here."""

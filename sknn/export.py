@@ -326,6 +326,21 @@ def export_onnx(
             "steps before it separately."
         )
     check_is_fitted(estimator, "module_")
+    meta = getattr(estimator, "_meta_", None) or {}
+    if meta.get("table") is not None:
+        raise ValueError(
+            f"This {type(estimator).__name__} was fitted on a raw DataFrame: its "
+            "column encoding (categories, missing values, standardisation) runs in "
+            "pandas and is not part of an ONNX graph. To export, fit on arrays "
+            "prepared by scikit-learn steps (a ColumnTransformer with a "
+            "OneHotEncoder) and convert those steps with skl2onnx."
+        )
+    if meta.get("input_names"):
+        raise ValueError(
+            f"This {type(estimator).__name__} was fitted on several inputs "
+            f"{list(meta['input_names'])}; export_onnx exports networks with one "
+            "input X. Export the module itself with torch.onnx.export."
+        )
     if batch_size is not None and (
         not isinstance(batch_size, Integral) or isinstance(batch_size, bool)
     ):

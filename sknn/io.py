@@ -480,11 +480,38 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
         )
         if not same:
             raise ValueError(f"{name!r} disagrees with itself on its classes.")
+    table = attrs.get("_table")
+    if table is not None and not _table_agrees(table, fitted_meta, attrs):
+        raise ValueError(f"{name!r} disagrees with itself on its table encoding.")
     scaler = attrs.get("_scaler")
     if scaler is not None and hasattr(scaler, "mean_"):
         n_out = attrs.get("n_outputs_", len(scaler.mean_))
         if len(scaler.mean_) != n_out or len(scaler.scale_) != n_out:
             raise ValueError(f"{name!r} disagrees with itself on its target scaling.")
+
+
+def _table_agrees(table: Any, meta: Any, attrs: dict) -> bool:
+    """Whether a decoded :class:`~sknn.data.tables.TableEncoder` is whole and
+    describes the network of ``meta`` (columns, categories, widths)."""
+    from sknn.data.tables import TableEncoder
+
+    if not isinstance(table, TableEncoder):
+        return False
+    n_cols = len(table.columns_)
+    n_cat = int((table.kinds_ == "categorical").sum())
+    if not (
+        len(table.kinds_) == len(table.missing_) == n_cols
+        and len(table.categories_) == len(table.levels_) == n_cat
+        and len(table.mean_) == len(table.scale_) == n_cols - n_cat
+        and attrs.get("n_features_in_", n_cols) == n_cols
+    ):
+        return False
+    facts = meta.get("table") if isinstance(meta, dict) else None
+    return (
+        isinstance(facts, dict)
+        and facts.get("cardinalities") == table.cardinalities()
+        and facts.get("n_numeric") == table.n_numeric()
+    )
 
 
 def _expected_state(name: str, est: BaseEstimator, archive: Archive) -> dict:

@@ -14,6 +14,7 @@ from sknn.base import BaseNeuralNet
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators._sizes import as_sizes
+from sknn.estimators._tables import TableMixin
 from sknn.modules import ACTIVATIONS, MLP
 from sknn.training.losses import REGRESSION_LOSSES
 
@@ -31,9 +32,10 @@ SCALE_PARAMS_DOC = """
         (of the available RAM on a CPU).
     autocast : {None, "bfloat16", "float16"}, default=None
         Mixed precision: the forward pass runs under ``torch.autocast`` in this
-        dtype; the loss, the weights and the optimiser stay in float32. ``"float16"`` needs CUDA and scales the loss with a gradient
-        scaler; ``"bfloat16"`` works on CUDA and on CPUs. Predictions are made in
-        full precision. See the "Speed and memory" page.
+        dtype; the loss, the weights and the optimiser stay in float32.
+        ``"float16"`` needs CUDA and scales the loss with a gradient scaler;
+        ``"bfloat16"`` works on CUDA and on CPUs. Predictions are made in full
+        precision. See the "Speed and memory" page.
     accumulation_steps : int, default=1
         Optimiser steps are taken every ``accumulation_steps`` batches, on the
         gradient of their union: ``batch_size=b, accumulation_steps=k`` trains as
@@ -43,6 +45,11 @@ SCALE_PARAMS_DOC = """
         Train a ``torch.compile``-d module (a dict holds ``torch.compile``'s
         options, e.g. ``{"mode": "max-autotune"}``). The first epoch pays the
         compilation; measure before you keep it (see the "Speed and memory" page).
+    embedding_dim : int or None, default=None
+        Width of each categorical column's embedding when ``X`` is a raw DataFrame
+        (categorical, string or boolean columns, or missing values; see the "Raw
+        tables" page). ``None`` sizes each column by its number of categories
+        ``n``: ``min(50, round(1.6 * n ** 0.56))``. Not used for arrays.
 """
 
 _COMMON_DOC = (
@@ -341,10 +348,11 @@ def _mlp_constraints() -> dict:
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "learning_rate_mode": [StrOptions({"sklearn", "torch"})],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
     }
 
 
-class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
+class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
     __doc__ = (
         """Multi-layer perceptron classifier, a drop-in for scikit-learn's, on PyTorch.
 
@@ -427,6 +435,7 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        embedding_dim: int | None = None,
         **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -467,10 +476,11 @@ class MLPClassifier(_MLPMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.embedding_dim = embedding_dim
         self._set_nested(kwargs)
 
 
-class MLPRegressor(_MLPMixin, NeuralNetRegressorMixin, BaseNeuralNet):
+class MLPRegressor(TableMixin, _MLPMixin, NeuralNetRegressorMixin, BaseNeuralNet):
     __doc__ = (
         """Multi-layer perceptron regressor, a drop-in for scikit-learn's, on PyTorch.
 
@@ -559,6 +569,7 @@ default="squared_error"
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        embedding_dim: int | None = None,
         **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -600,4 +611,5 @@ default="squared_error"
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.embedding_dim = embedding_dim
         self._set_nested(kwargs)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
+from numbers import Integral
 
 import torch
-from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from sknn.base import BaseNeuralNet
@@ -21,6 +21,7 @@ from sknn.data.multi import (
 )
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
+from sknn.estimators._tables import TableMixin, check_targets
 from sknn.estimators.mlp import SCALE_PARAMS_DOC
 from sknn.modules import MLP, KeywordInputs
 from sknn.training.losses import REGRESSION_LOSSES
@@ -176,18 +177,7 @@ class _ModuleMixin:
                 self.__dict__.pop(attr, None)
         if y is None:
             return Xv, None
-        y = check_array(
-            y,
-            ensure_2d=False,
-            dtype="numeric" if self._y_check().get("y_numeric") else None,
-            input_name="y",
-        )
-        if y.shape[0] != Xv.shape[0]:
-            raise ValueError(
-                "Found input variables with inconsistent numbers of samples: "
-                f"[{Xv.shape[0]}, {y.shape[0]}]"
-            )
-        return Xv, y
+        return Xv, check_targets(self, y, Xv.shape[0])
 
     def _meta(self, X) -> dict:
         inputs = X.example if isinstance(X, StreamInput) else X
@@ -306,10 +296,13 @@ def _constraints() -> dict:
         "module": [callable, None],
         "module_kwargs": [dict, None],
         "loader_kwargs": [dict, None],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
     }
 
 
-class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet):
+class NeuralNetClassifier(
+    TableMixin, _ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet
+):
     __doc__ = (
         """A classifier around your own PyTorch module, with sknn's whole engine.
 
@@ -398,6 +391,7 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        embedding_dim: int | None = None,
         **kwargs,
     ) -> None:
         self.module = module
@@ -436,10 +430,13 @@ class NeuralNetClassifier(_ModuleMixin, NeuralNetClassifierMixin, BaseNeuralNet)
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.embedding_dim = embedding_dim
         self._set_nested(kwargs)
 
 
-class NeuralNetRegressor(_ModuleMixin, NeuralNetRegressorMixin, BaseNeuralNet):
+class NeuralNetRegressor(
+    TableMixin, _ModuleMixin, NeuralNetRegressorMixin, BaseNeuralNet
+):
     __doc__ = (
         """A regressor around your own PyTorch module, with sknn's whole engine.
 
@@ -522,6 +519,7 @@ default="squared_error"
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        embedding_dim: int | None = None,
         **kwargs,
     ) -> None:
         self.module = module
@@ -561,6 +559,7 @@ default="squared_error"
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.embedding_dim = embedding_dim
         self._set_nested(kwargs)
 
 

@@ -14,5 +14,14 @@ from sknn.modules.cnn import CNN
 from sknn.modules.keyword import KeywordInputs
 from sknn.modules.mlp import MLP
 from sknn.modules.rnn import RNN
+from sknn.modules.tabular import TabularInput
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "RNN", "KeywordInputs", "make_activation"]
+__all__ = [
+    "ACTIVATIONS",
+    "CNN",
+    "MLP",
+    "RNN",
+    "KeywordInputs",
+    "TabularInput",
+    "make_activation",
+]
