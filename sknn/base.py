@@ -56,6 +56,7 @@ from sknn.training.custom import (
     uses_weight_decay_option,
 )
 from sknn.training.engine import TrainState, warn_non_finite
+from sknn.training.host import training_source
 from sknn.training.inference import CHUNK_SIZE, as_inputs, n_rows, to_device_chunk
 from sknn.training.optim import LRSchedule
 from sknn.training.precision import check_step_plan, compile_module, make_step_plan
@@ -497,8 +498,20 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
 
     def _training_source(self, X, y, sample_weight, device, y_dtype, x_dtype):
         """The batch source of the fit's rows (before the validation split)."""
-        source = X.source if isinstance(X, StreamInput) else TensorData
-        return source(X, y, sample_weight, device, y_dtype=y_dtype, x_dtype=x_dtype)
+        if isinstance(X, StreamInput):
+            return X.source(
+                X, y, sample_weight, device, y_dtype=y_dtype, x_dtype=x_dtype
+            )
+        return training_source(
+            X,
+            y,
+            sample_weight,
+            device,
+            y_dtype=y_dtype,
+            x_dtype=x_dtype,
+            placement=getattr(self, "data_placement", "device"),
+            budget=getattr(self, "memory_budget", None),
+        )
 
     def _train_data(self, data: TensorData, seed: int, device: torch.device):
         """The batches the optimiser sees, after the validation split; estimators

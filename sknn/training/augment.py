@@ -185,12 +185,12 @@ class AugmentedData(TensorData):
         """Transform the first ``rows`` rows once (from a throwaway stream), so that
         a transform that fails or returns the wrong batch fails before training."""
         with torch.no_grad():
-            _apply(
-                self.transform,
-                self.inputs[0][:rows],
-                augment_generator(self.device, 0),
-                self.name,
-            )
+            batches = self.data.batches(rows)  # device rows, whatever the source
+            try:
+                first = next(batches)[0][0]
+            finally:
+                batches.close()
+            _apply(self.transform, first, augment_generator(self.device, 0), self.name)
 
     def subset(self, index: np.ndarray) -> TensorData:
         """The rows in ``index``, not augmented."""

@@ -61,6 +61,32 @@ def check_in_range(t, name: str = "X") -> None:
     )
 
 
+def batch_bounds(
+    n: int, batch_size: int, merge_last: bool = False
+) -> Iterator[tuple[int, int]]:
+    """The ``(start, stop)`` rows of each batch of an epoch of ``n`` rows.
+
+    With ``merge_last``, a last batch of one row joins the batch before it (which
+    then has ``batch_size + 1`` rows): batch normalisation cannot normalise one row.
+    Every batch source uses this rule, so that they all cut an epoch alike.
+
+    Examples
+    --------
+    >>> from sknn.training.data import batch_bounds
+    >>> list(batch_bounds(5, 2))
+    [(0, 2), (2, 4), (4, 5)]
+    >>> list(batch_bounds(5, 2, merge_last=True))
+    [(0, 2), (2, 5)]
+    """
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        if merge_last and n - stop == 1:
+            stop = n  # the one-row remainder joins this batch
+        yield start, stop
+        if stop == n:
+            return
+
+
 class TensorData:
     """Inputs, targets and sample weights moved to the device once per fit.
 
@@ -117,11 +143,22 @@ class TensorData:
             else:
                 self.inputs.append(_to_tensor(x, device, x_dtype))
         self.n_samples = self.inputs[0].shape[0]
+        self._set_targets(y, sample_weight, y_dtype, x_dtype)
+
+    def _set_targets(self, y, sample_weight, y_dtype, x_dtype) -> None:
+        device = self.device
         self.y = None if y is None else _to_tensor(y, device, y_dtype, "y")
         self.w = (
             None
             if sample_weight is None
             else _to_tensor(sample_weight, device, x_dtype, "sample_weight")
+        )
+
+    def _targets_at(self, idx: torch.Tensor) -> tuple:
+        """``(y, w)`` of the rows ``idx`` (a device index tensor)."""
+        return (
+            None if self.y is None else self.y.index_select(0, idx),
+            None if self.w is None else self.w.index_select(0, idx),
         )
 
     def __len__(self) -> int:
@@ -138,8 +175,7 @@ class TensorData:
             for x, s in zip(self.inputs, self.sparse)
         ]
         new.n_samples = len(index)
-        new.y = None if self.y is None else self.y.index_select(0, idx_t)
-        new.w = None if self.w is None else self.w.index_select(0, idx_t)
+        new.y, new.w = self._targets_at(idx_t)
         return new
 
     def _dense(self, x, rows: slice) -> torch.Tensor:
@@ -170,14 +206,10 @@ class TensorData:
                 x[perm_np] if s else x.index_select(0, perm_dev)
                 for x, s in zip(self.inputs, self.sparse)
             ]
-            y = None if self.y is None else self.y.index_select(0, perm_dev)
-            w = None if self.w is None else self.w.index_select(0, perm_dev)
+            y, w = self._targets_at(perm_dev)
         else:
             xs, y, w = self.inputs, self.y, self.w
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            if merge_last and n - stop == 1:
-                stop = n  # the one-row remainder joins this batch
+        for start, stop in batch_bounds(n, batch_size, merge_last):
             xb = tuple(
                 self._dense(x, slice(start, stop)) if s else x[start:stop]
                 for x, s in zip(xs, self.sparse)
@@ -187,8 +219,10 @@ class TensorData:
                 None if y is None else y[start:stop],
                 None if w is None else w[start:stop],
             )
-            if stop == n:
-                return
+
+    def resident(self) -> TensorData:
+        """These rows as tensors on the device (``self``: they are already there)."""
+        return self
 
 
 class StreamData(TensorData):

@@ -491,6 +491,8 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------
     def begin(self, train: TensorData, valid: TensorData | None = None) -> None:
         """Prepare a run over ``train`` (and ``valid``) and call ``on_train_begin``."""
+        if getattr(valid, "streamed", False):  # rows scored every epoch: on device
+            valid = valid.resident()
         self._train, self._valid = train, valid
         self._best_state = None
         # Two snapshots of finite weights (swapped, not copied, each epoch): the newest

@@ -74,6 +74,9 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
         return "convolutions on CPU (batched convolutions are slower there)"
     if any(train.sparse) or len(train.inputs) != 1:
         return "sparse or multiple inputs"
+    if getattr(train, "streamed", False):
+        # The stacked pass reads the whole inputs at once; these stay on the host.
+        return "data streamed from the host (data_placement)"
     if getattr(train, "augmented", False):
         # The stacked pass reads the rows itself, not through the augmented batches.
         return "augment (training-time transforms, one network at a time)"
