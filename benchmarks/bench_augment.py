@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help='"cpu", "cuda", "cuda:N"')
+    parser.add_argument("--out", default="augment.json", help="file in results/")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = bench(args.train_size, args.epochs, args.padding, args.device, args.seeds)
@@ -117,8 +118,8 @@ def main() -> None:
             if v is not None
         ),
     )
-    (RESULTS / "augment.json").write_text(json.dumps(out, indent=2, default=float))
-    print(f"wrote {RESULTS / 'augment.json'}")
+    (RESULTS / args.out).write_text(json.dumps(out, indent=2, default=float))
+    print(f"wrote {RESULTS / args.out}")
 
 
 if __name__ == "__main__":

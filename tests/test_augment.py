@@ -280,3 +280,19 @@ def test_stacked_engine_fits_augmented_networks_alone(digits, monkeypatch):
     assert "augment" in stack_plan.stack_reason(run.trainer, run.train)
     plain = cnn()._setup_fit(X, y)
     assert stack_plan.stack_reason(plain.trainer, plain.train) is None
+
+
+def test_ddp_shards_share_the_global_batch_transforms():
+    from sknn.training.distributed import ShardedData
+
+    x = np.arange(40.0).reshape(8, 1, 5)
+    data = TensorData(x, np.zeros(8), None, torch.device("cpu"))
+
+    def source(rank=None):
+        aug = AugmentedData(data, RandomCrop(2), torch.Generator().manual_seed(3))
+        return aug if rank is None else ShardedData(aug, rank, 2)
+
+    whole = next(source().batches(8))[0][0]
+    parts = [next(source(r).batches(8))[0][0] for r in (0, 1)]
+    assert torch.equal(parts[0], whole[0::2]) and torch.equal(parts[1], whole[1::2])
+    assert not torch.equal(whole, data.inputs[0])

@@ -366,3 +366,15 @@ def test_real_table_benefits():
     clf.fit(X_tr, y_tr)
     # The majority class ("yes") is 68% of the rows.
     assert clf.score(X_te, y_te) > 0.70
+
+
+def test_fine_tune_a_table_model_on_new_classes_keeps_the_embeddings_frozen():
+    df, y = make_table(200)
+    clf = MLPClassifier(**FAST).fit(df, y)
+    before = [e.weight.detach().clone() for e in clf.module_.embeddings]
+    y3 = np.where(df["flag"], "a", np.where(df["size"] == "L", "b", "c"))
+    clf.fine_tune(df, y3, max_iter=30)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert clf.predict(df.head(2)).shape == (2,)
+    for e, w in zip(clf.module_.embeddings, before):
+        assert torch.equal(e.weight, w)  # part of the frozen body
