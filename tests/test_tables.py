@@ -160,7 +160,7 @@ def test_regressor_on_a_raw_table_against_the_array_path_truth():
 
 
 def test_user_module_reads_the_embedded_width():
-    df, y = make_table(200)
+    df, _ = make_table(200)
     seen = {}
 
     class Net(torch.nn.Module):
@@ -216,7 +216,7 @@ def test_changed_column_type_names_the_column():
     clf = MLPClassifier(**FAST).fit(df, y)
     bad = df.copy()
     bad["size"] = np.arange(len(df), dtype=float)
-    with pytest.raises(ValueError, match="'size' was categorical .* float64"):
+    with pytest.raises(ValueError, match=r"'size' was categorical .* float64"):
         clf.predict(bad)
     bad = df.copy()
     bad["num"] = bad["num"].astype(str)
