@@ -23,13 +23,16 @@ SCALE_PARAMS_DOC = """
         Where the training rows live during ``fit``. ``"device"`` copies them to
         the device once (the fastest path); ``"stream"`` keeps them on the host (a
         ``numpy.memmap`` stays on disk) and moves one batch at a time, the next one
-        prefetched where the device allows; ``"auto"`` streams only when the data
-        is larger than ``memory_budget``. Both give the same model for the same
-        seed. See the "Your data, your way" page.
+        prepared in a background thread; ``"auto"`` streams only when the inputs
+        (in the fit dtype) take more than ``memory_budget`` bytes. Both give the
+        same model for the same seed. One dense array streams; sparse matrices,
+        several inputs and DataLoaders keep their own paths. See "Data larger than
+        memory" on the "Your data, your way" page.
     memory_budget : int or None, default=None
-        Bytes the training data may take on the device when
-        ``data_placement="auto"``; ``None`` is half of the device's free memory
-        (of the available RAM on a CPU).
+        Bytes the training inputs may take on the device when
+        ``data_placement="auto"`` (and the validation rows of a streamed fit);
+        ``None`` is half of the device's free memory (of the available RAM on a
+        CPU).
     autocast : {None, "bfloat16", "float16"}, default=None
         Mixed precision: the forward pass runs under ``torch.autocast`` in this
         dtype; the loss, the weights and the optimiser stay in float32.

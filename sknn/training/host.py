@@ -353,8 +353,8 @@ def training_source(
     if placement == "device" or not streamable(X):
         if placement == "stream" and not sp.issparse(X):
             warnings.warn(
-                f"data_placement='stream' streams one dense array; X is "
-                f"{type(X).__name__}, so it is trained from device memory.",
+                f"data_placement='stream' streams one dense array; these inputs "
+                f"({type(X).__name__}) are trained from device memory instead.",
                 UserWarning,
                 stacklevel=3,
             )
