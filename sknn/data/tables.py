@@ -47,12 +47,12 @@ def _kind(dtype) -> str:
     return "other"
 
 
-def needs_table_path(X: Any) -> bool:
+def needs_table_path(X: Any, *, check_missing: bool = True) -> bool:
     """Whether ``X`` is a DataFrame that the array path cannot read as it is.
 
-    That is a frame with a categorical, string, object or boolean column, or with a
-    missing value in a numeric column. A frame of finite numbers keeps the array
-    path (and scikit-learn's validation), unchanged.
+    That is a frame with a categorical, string, object or boolean column, or (with
+    ``check_missing``) with a missing value in a numeric column. A frame of finite
+    numbers keeps the array path (and scikit-learn's validation), unchanged.
 
     Examples
     --------
@@ -67,18 +67,13 @@ def needs_table_path(X: Any) -> bool:
     """
     if not is_dataframe(X):
         return False
-    import pandas as pd
-
-    for name in X.columns:
-        col = X[name]
-        if isinstance(col, pd.DataFrame):  # duplicated column names
-            return True
-        kind = _kind(col.dtype)
-        if kind != "numeric" or pd.api.types.is_bool_dtype(col.dtype):
-            return True
-        if bool(col.isna().any()):
-            return True
-    return False
+    # The dtypes first (one per column, no data read): the usual numeric frame
+    # costs one pass for missing values at fit and nothing at predict. NumPy's and
+    # pandas' dtypes (nullable ones included) all have a kind: "b" for booleans,
+    # "O" for strings, objects and categories.
+    if any(getattr(dtype, "kind", "O") not in "iuf" for dtype in X.dtypes):
+        return True
+    return check_missing and bool(X.isna().to_numpy().any())
 
 
 def embedding_size(n_categories: int) -> int:

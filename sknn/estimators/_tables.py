@@ -56,15 +56,19 @@ class TableMixin:
                 return super()._validate_inputs(X, reset=reset, y=y)
             encoder = TableEncoder().fit(X)
         elif encoder is None:
-            if needs_table_path(X):
-                cols = [c for c in X.columns if str(X[c].dtype) != "float64"][:5]
-                raise ValueError(
-                    f"{type(self).__name__} was fitted on numbers only; X is a "
-                    f"DataFrame with categorical, string or boolean columns or "
-                    f"missing values (e.g. {cols}). Fit it on such a DataFrame to "
-                    "use them."
-                )
-            return super()._validate_inputs(X, reset=reset, y=y)
+            try:
+                return super()._validate_inputs(X, reset=reset, y=y)
+            except ValueError as exc:
+                # (a table given to a network fitted on numbers: said plainly;
+                # missing numbers keep scikit-learn's NaN error)
+                if needs_table_path(X, check_missing=False):
+                    cols = [c for c in X.columns if X[c].dtype.kind not in "iuf"]
+                    raise ValueError(
+                        f"{type(self).__name__} was fitted on numbers only; X is a "
+                        f"DataFrame with categorical, string or boolean columns "
+                        f"{cols[:5]}. Fit it on such a DataFrame to use them."
+                    ) from exc
+                raise
         if not is_dataframe(X):
             raise ValueError(
                 f"{type(self).__name__} was fitted on a DataFrame with the columns "
