@@ -681,6 +681,13 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         if predict:
             meta = getattr(self, "_meta_", None) or {}
             options["n_inputs"] = len(meta.get("input_names") or (0,))
+        elif hasattr(self, "data_placement"):  # map-style Datasets may stream
+            options.update(
+                placement=self.data_placement,
+                budget=self.memory_budget,
+                device=self.device,
+                fit_dtype=self._fit_dtype,
+            )
         return options
 
     # ------------------------------------------------------------------ threads

@@ -3,9 +3,11 @@
 Arrays, DataFrames, sparse matrices and ragged lists pass through unchanged (the fast
 default). A torch ``Dataset``, ``IterableDataset`` or ``DataLoader`` is read once, in
 batches through a ``DataLoader`` (its workers, pinned memory and collate function),
-into arrays: ``(x, y)`` items give ``X`` and ``y``. Several inputs of one module (a
-dict of arrays, or a Dataset yielding a tuple or dict ``x``) become a
-:class:`MultiInput`. The estimators validate the result as they validate arrays, and
+into arrays: ``(x, y)`` items give ``X`` and ``y``; a map-style Dataset that
+``data_placement`` streams (larger than ``memory_budget``) becomes a
+:class:`DatasetInput`, its items loaded batch by batch while training. Several
+inputs of one module (a dict of arrays, or a Dataset yielding a tuple or dict ``x``)
+become a :class:`MultiInput`. The estimators validate the result as they validate arrays, and
 the engine never sees the difference.
 
 :class:`SliceDataset` and :class:`MultiInput` are what scikit-learn's splitters,
@@ -15,7 +17,7 @@ searches and pipelines can index (``__len__``, ``__getitem__`` with index arrays
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 
 import numpy as np
@@ -298,13 +300,25 @@ class _Rows(Dataset):
 
 
 def adapt_fit_input(
-    X, y=None, *, loader_kwargs=None, estimator: str = "", multi_input: bool = True
+    X,
+    y=None,
+    *,
+    loader_kwargs=None,
+    estimator: str = "",
+    multi_input: bool = True,
+    placement: str = "device",
+    budget: int | None = None,
+    device: str | torch.device = "cpu",
+    fit_dtype: Callable[[np.ndarray, torch.device], str] | None = None,
 ):
     """``(X, y)`` as the in-memory path reads them.
 
     Arrays pass through untouched. A Dataset or loader is read once: without ``y``
     its items must be ``(x, y)`` pairs; with ``y`` its items are ``x``. A dict or a
-    Dataset yielding tuples or dicts becomes a :class:`MultiInput`.
+    Dataset yielding tuples or dicts becomes a :class:`MultiInput`. A map-style
+    Dataset (or a :class:`SliceDataset`) that ``placement`` streams is not read: it
+    becomes a :class:`DatasetInput`, after one pass for its targets when ``y`` is
+    ``None``.
 
     Parameters
     ----------
@@ -318,11 +332,25 @@ def adapt_fit_input(
         The estimator's name, for error messages.
     multi_input : bool
         Whether the estimator's network takes several inputs.
+    placement : {"auto", "device", "stream"}, default="device"
+        ``data_placement``: whether a map-style Dataset is read into memory
+        (``"device"``), streamed batch by batch (``"stream"``), or streamed only
+        when its inputs take more than ``budget`` bytes (``"auto"``; the size is
+        the first item's inputs in the fit dtype times the number of items).
+    budget : int or None, default=None
+        ``memory_budget`` in bytes; ``None`` is
+        :func:`~sknn.training.stack_plan.memory_budget` of ``device``.
+    device : str or torch.device, default="cpu"
+        The estimator's ``device`` (``"auto"`` is resolved here, for Datasets only).
+    fit_dtype : callable or None, default=None
+        ``fit_dtype(example, device) -> "float32" or "float64"``, the dtype inputs
+        train in (the estimator's ``_fit_dtype``); ``"float32"`` when ``None``.
 
     Returns
     -------
     X, y
-        Arrays (or a :class:`MultiInput`) and targets.
+        Arrays (or a :class:`MultiInput`, or a :class:`StreamInput` whose batches
+        stream) and targets.
 
     Examples
     --------
@@ -337,16 +365,27 @@ def adapt_fit_input(
         X = MultiInput(X)
     if not is_dataset(X):
         return _single(X, estimator, multi_input), _targets(y, loader_kwargs)
+    data = None  # what read_all gives, once read
+    if placement != "device" and not isinstance(X, (DataLoader, IterableDataset)):
+        streamed, data = _stream_dataset(
+            X, y, loader_kwargs, placement, budget, device, fit_dtype
+        )
+        if streamed is not None:  # placement streams it: not read up front
+            _single(streamed.first_x, estimator, multi_input)
+            return streamed, data
     if isinstance(X, SliceDataset) and _same_rows(X, y):
-        data = read_all(_Rows(X.dataset, X._rows), loader_kwargs)
+        if data is None:
+            data = read_all(_Rows(X.dataset, X._rows), loader_kwargs)
         _check_pair(data, X, "pick elements idx from")
         X, y = _as_x(data[X.idx]), _as_array(data[y.idx], "y")
     elif y is not None:
-        X, y = _as_x(read_all(X, loader_kwargs)), _targets(y, loader_kwargs)
+        data = read_all(X, loader_kwargs) if data is None else data
+        X, y = _as_x(data), _targets(y, loader_kwargs)
     elif isinstance(X, (DataLoader, IterableDataset)):
         X, y = _stream(X, loader_kwargs)  # batches from the loader every epoch
     else:
-        data = read_all(X, loader_kwargs)
+        if data is None:
+            data = read_all(X, loader_kwargs)
         _check_pair(data, X, None)
         X, y = _as_x(data[0]), _as_array(data[1], "y")
     return _single(X, estimator, multi_input), y
@@ -506,3 +545,214 @@ def _stream(X, loader_kwargs: dict):
             f"Found array with 0 sample(s): the {type(X).__name__} is empty."
         )
     return StreamInput(loader, n, first), _as_array(_concat(ys), "y")
+
+
+class DatasetInput(StreamInput):
+    """A map-style Dataset streamed batch by batch: only its targets are read up front.
+
+    Made by :func:`adapt_fit_input` when ``data_placement`` streams the Dataset (or
+    the rows of one Dataset that :class:`SliceDataset` views hold). ``validate``
+    checks the first loader batch with the estimator's validation; :meth:`source` is a
+    :class:`~sknn.training.dataset_stream.DatasetData`, which loads each batch of the
+    in-memory path's permutation through a ``DataLoader`` (``loader_kwargs``'
+    workers, pinned memory and collate function) and validates its inputs as arrays
+    are validated. Sample weights, validation splits and ``partial_fit`` work as
+    with arrays.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset or SliceDataset
+        What the loader indexes.
+    rows : numpy.ndarray of int or None
+        The indices of ``dataset`` trained on; all of them when ``None``.
+    first_x : array-like or MultiInput
+        The inputs of the first loader batch (validation, the module's shapes).
+    x_key : int or None
+        The element of each collated batch that holds the inputs; ``None`` is the
+        whole batch (``y`` was given separately).
+    loader_kwargs : dict
+        ``DataLoader`` options.
+    budget : int
+        ``memory_budget`` in bytes (validation rows go to the device within it).
+    owner : object
+        The input ``fit`` was given (error messages).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from sknn.data.adapters import DatasetInput, adapt_fit_input
+    >>> ds = TensorDataset(torch.zeros(500, 2), torch.arange(500) % 2)
+    >>> X, y = adapt_fit_input(ds, placement="stream")
+    >>> isinstance(X, DatasetInput), len(X), y.shape
+    (True, 500, (500,))
+    """
+
+    def __init__(
+        self,
+        dataset,
+        rows: np.ndarray | None,
+        first_x,
+        x_key: int | None,
+        loader_kwargs: dict,
+        budget: int,
+        owner,
+    ) -> None:
+        n = len(dataset) if rows is None else len(rows)
+        super().__init__(None, n, first_x)
+        self.dataset, self.rows, self.x_key = dataset, rows, x_key
+        self.loader_kwargs, self.budget, self._owner = loader_kwargs, budget, owner
+
+    @property
+    def first_x(self):
+        """The inputs of the first row, as read (before validation)."""
+        return self._first_x
+
+    def _prepare(self, batch) -> tuple:
+        x = _part(batch, self.x_key, self._owner)
+        x = self._validate(_as_x(x), reset=False)[0]
+        return tuple(x) if isinstance(x, tuple) else (x,)
+
+    def source(self, X, y_enc, sample_weight, device, *, y_dtype, x_dtype):
+        """The engine's batch source (a
+        :class:`~sknn.training.dataset_stream.DatasetData`)."""
+        from sknn.training.dataset_stream import DatasetData
+
+        example = self.example
+        return DatasetData(
+            self.dataset,
+            self._prepare,
+            y_enc,
+            sample_weight,
+            device,
+            rows=self.rows,
+            example=tuple(example) if isinstance(example, tuple) else (example,),
+            y_dtype=y_dtype,
+            x_dtype=x_dtype,
+            loader_kwargs=self.loader_kwargs,
+            budget=self.budget,
+        )
+
+
+def _part(batch, key: int | None, owner):
+    """Element ``key`` of a collated batch of ``owner``'s items (all when ``None``)."""
+    if key is None:
+        return batch
+    if not isinstance(owner, SliceDataset) or owner.idx is None:
+        _check_pair(batch, owner, None)  # (x, y) pairs
+    elif not isinstance(batch, (tuple, list)) or not -len(batch) <= key < len(batch):
+        raise ValueError(
+            f"SliceDataset views with idx={key} need dataset items that are tuples "
+            f"with an element {key}, such as (x, y); the dataset yields "
+            f"{_describe(batch)}."
+        )
+    return batch[key]
+
+
+def _copy(v):
+    if isinstance(v, torch.Tensor):
+        return v.clone()
+    return v.copy() if isinstance(v, np.ndarray) else v
+
+
+def _fit_itemsize(x, device, fit_dtype) -> int:
+    """Bytes of one value of the inputs ``x`` in the fit dtype."""
+    if fit_dtype is None:
+        return 4
+    a = np.asarray(x.values()[0] if isinstance(x, MultiInput) else x)
+    # The estimators' validation keeps float32 and float64 and makes the rest float32.
+    a = a if a.dtype in (np.float32, np.float64) else a[:0].astype(np.float32)
+    return 8 if fit_dtype(a, device) == "float64" else 4
+
+
+def _stream_dataset(X, y, loader_kwargs, placement, budget, device, fit_dtype):
+    """Read the map-style ``X`` in order, as :func:`read_all` does, until the first
+    batch says whether ``placement`` streams it.
+
+    Returns ``(DatasetInput, y)`` when it streams (the rest of the pass keeps only
+    the targets, when the items hold them), else ``(None, data)``: what
+    :func:`read_all` returns, every item read once as before.
+    """
+    from sknn.training.host import choose_placement
+    from sknn.training.stack_plan import memory_budget
+    from sknn.utils.device import resolve_device
+
+    loader_kwargs = check_loader_kwargs(loader_kwargs)
+    if isinstance(X, SliceDataset) and _same_rows(X, y):
+        dataset, rows, x_key, y_key = X.dataset, X._rows, X.idx, y.idx
+        read = _Rows(X.dataset, X._rows)
+    else:
+        dataset, rows, read = X, None, X
+        x_key, y_key = (None, None) if y is not None else (0, 1)
+    # Items of the wrong kind: "stream" says so at once; "auto" reads on, and the
+    # in-memory path says so as it always did.
+    strict = placement == "stream"
+    batches = iter(_loader(read, loader_kwargs))
+    parts = []
+    try:
+        for batch in batches:
+            parts.append(batch)
+            break
+    except (TypeError, RuntimeError) as exc:  # default_collate's refusals
+        if strict:
+            raise ValueError(
+                f"Could not read the {type(read).__name__} in batches: {exc}. Items "
+                "must be tensors, arrays or numbers (of one shape), or tuples or "
+                "dicts of them."
+            ) from exc
+        return None, None
+    if not parts:
+        return None, None  # empty: the in-memory path says so
+    try:
+        first_x = _as_x(_part(parts[0], x_key, X))
+    except ValueError:
+        if strict:
+            raise
+        first_x = None
+    if first_x is not None:
+        n = len(read)
+        device = resolve_device(device)
+        values = first_x.values() if isinstance(first_x, MultiInput) else (first_x,)
+        row = sum(int(np.prod(np.shape(v)[1:])) for v in values)
+        n_bytes = n * row * _fit_itemsize(first_x, device, fit_dtype)
+        budget = memory_budget(device) if budget is None else budget
+        if choose_placement(placement, n_bytes, budget) == "stream":
+            streamed = DatasetInput(
+                dataset, rows, first_x, x_key, loader_kwargs, budget, X
+            )
+            if y_key is None:
+                return streamed, _targets(y, loader_kwargs)
+            return streamed, _read_targets(parts[0], batches, n, y_key, X)
+    try:
+        parts.extend(batches)
+    except TypeError as exc:  # default_collate on items it cannot stack
+        raise ValueError(
+            f"Could not read the {type(read).__name__} in batches: {exc}. Items must "
+            "be tensors, arrays or numbers, or tuples or dicts of them."
+        ) from exc
+    return None, _concat(parts)
+
+
+def _read_targets(first, batches, n: int, key: int, X) -> np.ndarray:
+    """The targets of the first batch and of the rest of ``batches``: the pass that
+    classes, target scaling and stratified splits need; the inputs are dropped."""
+    # Copies: the collated targets would sit among the freed batches of inputs and
+    # keep the heap from giving their memory back.
+    ys = [_copy(_part(first, key, X))]
+    try:
+        for batch in batches:
+            ys.append(_copy(_part(batch, key, X)))
+            del batch
+    except (TypeError, RuntimeError) as exc:  # default_collate's refusals
+        raise ValueError(
+            f"Could not read the {type(X).__name__} in batches: {exc}. Items must "
+            "be tensors, arrays or numbers (of one shape), or tuples or dicts of "
+            "them."
+        ) from exc
+    y = _as_array(_concat(ys), "y")
+    if len(y) != n:
+        raise ValueError(
+            f"The {type(X).__name__} has {n} items but its batches gave {len(y)} "
+            "targets; the collate_fn must keep one row per item."
+        )
+    return y

@@ -25,9 +25,11 @@ SCALE_PARAMS_DOC = """
         ``numpy.memmap`` stays on disk) and moves one batch at a time, the next one
         prepared in a background thread; ``"auto"`` streams only when the inputs
         (in the fit dtype) take more than ``memory_budget`` bytes. Both give the
-        same model for the same seed. One dense array streams; sparse matrices,
-        several inputs and DataLoaders keep their own paths. See "Data larger than
-        memory" on the "Your data, your way" page.
+        same model for the same seed. One dense array streams, and so does a
+        map-style torch ``Dataset`` (its items loaded batch by batch through a
+        ``DataLoader``; only its targets are read up front); sparse matrices,
+        several inputs in arrays and DataLoaders keep their own paths. See "Data
+        larger than memory" on the "Your data, your way" page.
     memory_budget : int or None, default=None
         Bytes the training inputs may take on the device when
         ``data_placement="auto"`` (and the validation rows of a streamed fit);
