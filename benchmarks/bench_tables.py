@@ -111,7 +111,9 @@ def models(df: pd.DataFrame, task: str, max_iter: int, seed: int) -> dict:
             "sknn (raw DataFrame)": sknn.MLPRegressor(**net),
             "sklearn MLP + one-hot": make_pipeline(
                 onehot,
-                TransformedTargetRegressor(SkMLPRegressor(**net), StandardScaler()),
+                TransformedTargetRegressor(
+                    regressor=SkMLPRegressor(**net), transformer=StandardScaler()
+                ),
             ),
             "HistGradientBoosting": HistGradientBoostingRegressor(
                 categorical_features="from_dtype", random_state=seed
@@ -163,6 +165,7 @@ def bench(name: str, seeds: list[int], max_iter: int) -> list[dict]:
             model.predict(te)
             predict_s = time.perf_counter() - start
             score = model.score(te, y_te)
+            epochs = _epochs(model)
             rows.append(
                 dict(
                     data=name,
@@ -174,14 +177,27 @@ def bench(name: str, seeds: list[int], max_iter: int) -> list[dict]:
                     score=score,
                     fit_s=fit_s,
                     predict_s=predict_s,
+                    epochs=epochs,
+                    fit_s_per_epoch=fit_s / epochs if epochs else None,
                 )
             )
             print(
                 f"  {name:9s} {model_name:22s} seed {seed}: {rows[-1]['metric']} "
-                f"{score:.4f}, fit {fit_s:.2f} s, predict {predict_s:.3f} s",
+                f"{score:.4f}, fit {fit_s:.2f} s ({epochs} epochs), "
+                f"predict {predict_s:.3f} s",
                 flush=True,
             )
     return rows
+
+
+def _epochs(model) -> int | None:
+    """Epochs an MLP ran (``None`` for gradient boosting, whose iterations are
+    trees)."""
+    last = model[-1] if hasattr(model, "steps") else model
+    last = getattr(last, "regressor_", last)
+    if type(last).__name__.startswith("Hist"):
+        return None
+    return int(last.n_iter_)
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -195,6 +211,13 @@ def summarise(rows: list[dict]) -> list[dict]:
                 k: statistics.median(r[k] for r in rs)
                 for k in ("score", "fit_s", "predict_s")
             }
+            per_epoch = [r["fit_s_per_epoch"] for r in rs if r["epochs"]]
+            med[model]["epochs"] = (
+                statistics.median(r["epochs"] for r in rs) if per_epoch else None
+            )
+            med[model]["fit_s_per_epoch"] = (
+                statistics.median(per_epoch) if per_epoch else None
+            )
         base = med["sknn (raw DataFrame)"]["fit_s"]
         for model, m in med.items():
             out.append(
@@ -226,14 +249,16 @@ def main() -> None:
     summary = summarise(rows)
     print()
     print(
-        f"| data | model | {'score':>8s} | fit s | predict s | fit vs sknn |\n"
-        "|---|---|---|---|---|---|"
+        "| data | model | score | fit s | epochs | s / epoch | predict s "
+        "| fit vs sknn |\n|---|---|---|---|---|---|---|---|"
     )
     for s in summary:
+        epochs = "" if s["epochs"] is None else f"{s['epochs']:g}"
+        per = "" if s["fit_s_per_epoch"] is None else f"{s['fit_s_per_epoch']:.3f}"
         print(
             f"| {s['data']} ({s['rows']:,} rows, {s['metric']}) | {s['model']} | "
-            f"{s['score']:.4f} | {s['fit_s']:.2f} | {s['predict_s']:.3f} | "
-            f"{s['fit_vs_sknn']:.2f} |"
+            f"{s['score']:.4f} | {s['fit_s']:.2f} | {epochs} | {per} | "
+            f"{s['predict_s']:.3f} | {s['fit_vs_sknn']:.2f} |"
         )
     RESULTS.mkdir(exist_ok=True)
     out = dict(

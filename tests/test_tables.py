@@ -136,8 +136,13 @@ def test_raw_table_fits_and_learns_the_categorical_signal(est_cls):
 def test_unseen_category_adds_nothing_and_predictions_stay_finite():
     df, y = make_table(300)
     clf = MLPClassifier(**FAST).fit(df, y)
-    embs = clf.module_.embeddings
-    assert all(float(e.weight[0].abs().max()) == 0.0 for e in embs)  # never trained
+    net = clf.module_
+    # Row 0 (unseen codes) and the unused entries of narrower columns: never trained.
+    for c, d in enumerate(net.embedding_dims):
+        assert float(net.embedding(c)[0].abs().max()) == 0.0
+        start, n = int(net.offsets[c]), net.cardinalities[c]
+        assert float(net.weight[start + 1 : start + n, d:].abs().sum()) == 0.0
+        assert float(net.embedding(c)[1:].abs().min()) > 0.0  # the seen ones are
     new = df.head(4).copy()
     new["city"] = pd.array(["atlantis", None, "oslo", "mars"], "string")
     new.loc[new.index[0], "num"] = np.nan
@@ -371,10 +376,9 @@ def test_real_table_benefits():
 def test_fine_tune_a_table_model_on_new_classes_keeps_the_embeddings_frozen():
     df, y = make_table(200)
     clf = MLPClassifier(**FAST).fit(df, y)
-    before = [e.weight.detach().clone() for e in clf.module_.embeddings]
+    before = clf.module_.weight.detach().clone()
     y3 = np.where(df["flag"], "a", np.where(df["size"] == "L", "b", "c"))
     clf.fine_tune(df, y3, max_iter=30)
     assert list(clf.classes_) == ["a", "b", "c"]
     assert clf.predict(df.head(2)).shape == (2,)
-    for e, w in zip(clf.module_.embeddings, before):
-        assert torch.equal(e.weight, w)  # part of the frozen body
+    assert torch.equal(clf.module_.weight, before)  # part of the frozen body
