@@ -197,8 +197,12 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features), or Dataset
-            Training data; also a torch ``Dataset`` / ``DataLoader`` (read once into
-            memory), a :class:`sknn.data.SliceDataset` or, for ``NeuralNet*``, a
+            Training data; also a torch ``Dataset`` (read once into memory, or
+            streamed batch by batch when ``data_placement`` says so), a
+            ``DataLoader`` or ``IterableDataset`` (streamed), a
+            :class:`sknn.data.SliceDataset`, a ``numpy.memmap`` (streamed when larger
+            than ``memory_budget``), for the MLP and ``NeuralNet*`` estimators a raw
+            DataFrame with categorical columns, and for ``NeuralNet*`` a
             :class:`sknn.data.MultiInput` (see the "Your data, your way" page).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets; ``None`` only for a Dataset whose items are ``(x, y)`` pairs.
