@@ -1,7 +1,7 @@
 """
-==============================================================
+===============================================================
 A raw table with categorical columns, straight into the network
-==============================================================
+===============================================================
 
 sknn's MLP estimators fit a pandas DataFrame as it is: string and categorical
 columns are embedded, numbers standardised, missing values flagged, and categories

@@ -77,10 +77,11 @@ def needs_table_path(X: Any, *, check_missing: bool = True) -> bool:
 
 
 def embedding_size(n_categories: int) -> int:
-    """Width of a category's embedding: ``min(50, round(1.6 * n ** 0.56))``.
+    """Width of a categorical column's embedding, from its number of codes.
 
-    fast.ai's rule of thumb for tabular networks, capped at 50; ``n`` counts the
-    codes of the column (categories, "missing" and "not seen").
+    ``min(50, round(1.6 * n ** 0.56))``: fast.ai's rule of thumb for tabular
+    networks, capped at 50; ``n`` counts the codes of the column (categories,
+    "missing" and "not seen").
 
     Examples
     --------
