@@ -1,0 +1,199 @@
+"""Generated raw tables and corrupted table models: only clear errors come out.
+
+Hypothesis builds DataFrames with numeric, nullable, boolean, string, object (mixed
+labels) and categorical columns, missing values and values at float64's limits, fits
+an MLP on one and predicts on another whose columns may have changed kind. It also
+corrupts the table encoding inside a saved model file. A user must get a
+``ValueError`` / ``TypeError`` or a fitted model with finite predictions, never a raw
+pandas or torch error. Derandomised and bounded, as ``test_fuzz.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis", reason="the fuzz tests need hypothesis")
+pd = pytest.importorskip("pandas")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import sknn  # noqa: E402
+from sknn import MLPClassifier, MLPRegressor  # noqa: E402
+
+CLEAN = (ValueError, TypeError)
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+TINY = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0, device="cpu")
+
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from([0.0, 1e308, -1e308, 3.4e38, 1e39, 5e-324, np.nan]),
+)
+LABELS = st.one_of(
+    st.none(),
+    st.text(max_size=3),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.sampled_from([1.0, 1.5, np.nan]),
+)
+KINDS = ["float", "int", "Int64", "bool", "boolean", "string", "object", "category"]
+
+
+def _column(kind: str, values: list, labels: list):
+    if kind == "float":
+        return pd.Series(values, dtype="float64")
+    if kind == "int":
+        return pd.Series(
+            np.nan_to_num(values, posinf=9, neginf=-9).clip(-9, 9).astype(int)
+        )
+    if kind == "Int64":
+        return pd.array(
+            [None if v != v else int(np.clip(np.nan_to_num(v), -9, 9)) for v in values],
+            dtype="Int64",
+        )
+    if kind == "bool":
+        return pd.Series([bool(v == v and v > 0) for v in values])
+    if kind == "boolean":
+        return pd.array([None if v != v else v > 0 for v in values], dtype="boolean")
+    if kind == "string":
+        return pd.array([None if v is None else str(v) for v in labels], dtype="string")
+    if kind == "object":
+        return pd.Series(labels, dtype=object)
+    return pd.Categorical([None if v is None else str(v) for v in labels])
+
+
+@st.composite
+def frames(draw, n_min: int = 0):
+    n = draw(st.integers(n_min, 7))
+    n_cols = draw(st.integers(1, 4))
+    names = [f"c{i}" for i in range(n_cols)]
+    kinds = [draw(st.sampled_from(KINDS)) for _ in names]
+    cols = {}
+    for name, kind in zip(names, kinds):
+        values = draw(st.lists(NUMBERS, min_size=n, max_size=n))
+        labels = draw(st.lists(LABELS, min_size=n, max_size=n))
+        cols[name] = _column(kind, values, labels)
+    return pd.DataFrame(cols), kinds
+
+
+def _finite_or_clean(est, X) -> None:
+    try:
+        out = est.predict(X)
+    except CLEAN:
+        return
+    out = np.asarray(out)
+    assert len(out) == len(X)
+    if out.dtype.kind == "f":
+        assert np.isfinite(out).all(), "a finite table gave non-finite predictions"
+
+
+@pytest.mark.parametrize("est_cls", [MLPClassifier, MLPRegressor])
+def test_generated_tables_fit_and_predict_or_raise_clearly(est_cls):
+    @FUZZ
+    @given(train=frames(), test=frames(), y_kind=st.sampled_from(["ok", "short"]))
+    def check(train, test, y_kind):
+        X, _ = train
+        n = len(X) if y_kind == "ok" else max(len(X) - 1, 0)
+        y = np.arange(n) % 2
+        est = est_cls(**TINY)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                est.fit(X, y)
+            except CLEAN:
+                return
+            _finite_or_clean(est, X)
+            _finite_or_clean(est, test[0])  # other columns, kinds, categories
+
+    check()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {
+            "x": rng.randn(40),
+            "c": rng.choice(["a", "b", "c"], 40),
+            "o": pd.Categorical(
+                rng.choice(["lo", "hi"], 40), ["lo", "hi"], ordered=True
+            ),
+        }
+    )
+    X.loc[::5, "x"] = np.nan
+    path = tmp_path_factory.mktemp("m") / "table.sknn"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sknn.save(MLPClassifier(**TINY).fit(X, np.arange(40) % 2), path)
+    with zipfile.ZipFile(path) as zf:
+        return X, {n: zf.read(n) for n in zf.namelist()}
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["|O", "<f8", "categorical", "numeric", "os.system"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["__ndarray__", "__object__", "dtype", "shape", "state"])
+            | st.text(max_size=4),
+            children,
+            max_size=3,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+def test_corrupted_table_encodings_raise_only_clear_errors(saved, tmp_path):
+    X, members = saved
+    meta = json.loads(members["meta.json"])
+    attrs = meta["attributes"]
+    paths = [("attributes", "_table", *p) for p in _paths(attrs["_table"]) if p]
+    paths += [("attributes", "_meta_", *p) for p in _paths(attrs["_meta_"]) if p]
+
+    @FUZZ
+    @given(where=st.sampled_from(paths), value=JSON)
+    def check(where, value):
+        edited = json.loads(members["meta.json"])
+        node = edited
+        for key in where[:-1]:
+            node = node[key]
+        node[where[-1]] = value
+        path = tmp_path / "m.sknn"
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, blob in members.items():
+                zf.writestr(name, json.dumps(edited) if name == "meta.json" else blob)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                est = sknn.load(path)
+            except CLEAN:
+                return
+            _finite_or_clean(est, X)
+
+    check()
