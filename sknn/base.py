@@ -36,6 +36,8 @@ from sknn.data.adapters import (
     adapt_fit_input,
     adapt_predict_input,
     check_loader_kwargs,
+    is_dataset,
+    predict_chunks,
 )
 from sknn.data.split import validation_split
 from sknn.finetune import FineTuneMixin
@@ -638,13 +640,37 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         module = self.__dict__.get("module_")
         if module is None:
             check_is_fitted(self, "module_")
-        X = self._validate_predict_inputs(X)
         device = torch.device(self.device_)
-        with self._thread_scope(X, min(n_rows(X), CHUNK_SIZE)):
-            out = predict_batched(module, X, device=device, dtype=self._torch_dtype())
+        if is_dataset(X) and getattr(self, "data_placement", "device") != "device":
+            out = self._forward_chunks(module, X, device)
+        else:
+            X = self._validate_predict_inputs(X)
+            with self._thread_scope(X, min(n_rows(X), CHUNK_SIZE)):
+                out = predict_batched(
+                    module, X, device=device, dtype=self._torch_dtype()
+                )
         if out.is_floating_point() and not bool(torch.isfinite(out).all()):
             warn_non_finite(out)
         return out
+
+    def _forward_chunks(self, module, X, device: torch.device) -> torch.Tensor:
+        """The network's output on a Dataset or loader read one batch at a time:
+        each batch is validated as arrays are, and only one is in memory (a Dataset
+        larger than memory predicts; ``data_placement="device"`` reads it whole
+        first, as before)."""
+        options = self._adapter_options(predict=True)
+        outs = []
+        # Batches of 1,024 items: a few MB even for wide rows, large enough that
+        # the per-batch work does not show.
+        for part in predict_chunks(X, rows=1024, **options):
+            Xc = self._validate_inputs(part, reset=False)[0]
+            with self._thread_scope(Xc, min(n_rows(Xc), CHUNK_SIZE)):
+                outs.append(
+                    predict_batched(
+                        module, Xc, device=device, dtype=self._torch_dtype()
+                    )
+                )
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def _validate_predict_inputs(self, X):
         """``_validate_inputs(X, reset=False)``, with a fast path for plain arrays.

@@ -422,7 +422,13 @@ MEMORY_SCRIPT = textwrap.dedent(
         **kw, data_placement="auto", memory_budget=budget).fit(Lazy()))
     device = peak_increase(lambda: MLPClassifier(
         **kw, data_placement="device").fit(Lazy()))
-    print(streamed, device)
+    # predict: a Dataset is read one batch at a time, unless "device" reads it whole
+    clf = MLPClassifier(**kw).fit(base, np.arange(64) % 2)
+    clf.predict(base)
+    pred_streamed = peak_increase(lambda: clf.predict_proba(Lazy()))
+    clf.set_params(data_placement="device")
+    pred_device = peak_increase(lambda: clf.predict_proba(Lazy()))
+    print(streamed, device, pred_streamed, pred_device)
     """
 )
 
@@ -439,7 +445,8 @@ def _has_rss_anon() -> bool:
     not _has_rss_anon(), reason="needs /proc/self/status with RssAnon (Linux)"
 )
 def test_streamed_dataset_fit_memory_stays_well_below_its_size():
-    """Peak anonymous memory of a streamed fit on a 48 MB lazy Dataset, budget 4 MB.
+    """Peak anonymous memory of a streamed fit on a 48 MB lazy Dataset, budget 4 MB,
+    and of ``predict_proba`` on it (one loader batch at a time).
 
     The in-memory path, measured the same way, must exceed the Dataset's size (so
     the measurement is shown able to fail).
@@ -453,13 +460,16 @@ def test_streamed_dataset_fit_memory_stays_well_below_its_size():
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    streamed, device = map(int, out.stdout.split()[-2:])
+    streamed, device, pred_streamed, pred_device = map(int, out.stdout.split()[-4:])
     print(
-        f"dataset {size / 1e6:.0f} MB: streamed +{streamed / 1e6:.1f} MB anonymous, "
-        f"read into memory +{device / 1e6:.1f} MB"
+        f"dataset {size / 1e6:.0f} MB: fit streamed +{streamed / 1e6:.1f} MB "
+        f"anonymous, read into memory +{device / 1e6:.1f} MB; predict_proba by "
+        f"batches +{pred_streamed / 1e6:.1f} MB, read whole +{pred_device / 1e6:.1f} MB"
     )
     assert streamed < 0.25 * size
     assert device > size
+    assert pred_streamed < 0.25 * size
+    assert pred_device > size
 
 
 # ---------------------------------------------------------------- CUDA
@@ -487,3 +497,32 @@ def test_stream_dataset_onto_cuda_equals_arrays(table):
     )
     for p, q in zip(arrays.module_.parameters(), stream.module_.parameters()):
         torch.testing.assert_close(p, q)
+
+
+def test_predict_reads_a_dataset_one_batch_at_a_time(table, monkeypatch):
+    import sknn.base as base
+
+    X, y = table
+    clf = fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0), X, y)
+    expected = clf.predict_proba(X)
+    sizes = []
+    chunks = base.predict_chunks
+
+    def spy(*args, **kwargs):
+        for part in chunks(*args, rows=16, **{k: v for k, v in kwargs.items()
+                                              if k != "rows"}):  # fmt: skip
+            sizes.append(len(part))
+            yield part
+
+    monkeypatch.setattr(base, "predict_chunks", spy)
+    np.testing.assert_allclose(clf.predict_proba(LazyDataset(X, y)), expected)
+    assert sizes == [16] * (len(X) // 16) + ([len(X) % 16] if len(X) % 16 else [])
+    ds = LazyDataset(X, pairs=False)
+    np.testing.assert_array_equal(clf.predict(ds), clf.predict(X))
+    assert clf.score(LazyDataset(X, y), y) == clf.score(X, y)
+    sizes.clear()
+    clf.set_params(data_placement="device")  # read whole first, as before
+    np.testing.assert_allclose(clf.predict_proba(LazyDataset(X, y)), expected)
+    assert sizes == []
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.set_params(data_placement="auto").predict(LazyDataset(X[:0], y[:0]))

@@ -19,7 +19,7 @@ module re-exports them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from sknn.data.items import (
     _as_array,
     _as_x,
     _check_pair,
+    _loader,
     _Rows,
     _same_rows,
     _targets,
@@ -53,6 +54,7 @@ __all__ = [
     "adapt_predict_input",
     "check_loader_kwargs",
     "is_dataset",
+    "predict_chunks",
     "read_all",
 ]
 
@@ -188,10 +190,59 @@ def adapt_predict_input(
     if not is_dataset(X):
         return _single(X, estimator, multi_input)
     data = read_all(X, loader_kwargs)
+    return _single(_predict_x(data, n_inputs), estimator, multi_input)
+
+
+def _predict_x(data, n_inputs: int):
+    """The inputs of collated items at predict time: ``x`` of ``(x, y)`` pairs
+    (``n_inputs``, the number of inputs the network was fitted on, tells a pair
+    from a tuple of inputs), else the items themselves."""
     if (
         isinstance(data, (tuple, list))
         and len(data) == 2
         and (n_inputs == 1 or isinstance(data[0], (tuple, list, Mapping)))
     ):
         data = data[0]  # (x, y) items: the targets are not needed
-    return _single(_as_x(data), estimator, multi_input)
+    return _as_x(data)
+
+
+def predict_chunks(
+    X,
+    n_inputs: int = 1,
+    *,
+    rows: int,
+    loader_kwargs=None,
+    estimator: str = "",
+    multi_input: bool = True,
+) -> Iterator:
+    """The inputs of a Dataset or loader at predict time, one loader batch at a time.
+
+    A map-style ``Dataset`` (or :class:`SliceDataset`) is read through a
+    ``DataLoader`` in order, ``rows`` items per batch unless ``loader_kwargs`` sets
+    ``batch_size``; a ``DataLoader`` keeps its own batches. Only one batch is in
+    memory at a time, so a Dataset larger than memory can be predicted.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from sknn.data.adapters import predict_chunks
+    >>> ds = TensorDataset(torch.zeros(10, 2), torch.arange(10))
+    >>> [tuple(x.shape) for x in predict_chunks(ds, rows=4)]
+    [(4, 2), (4, 2), (2, 2)]
+    """
+    loader = _loader(X, {"batch_size": rows, **check_loader_kwargs(loader_kwargs)})
+    empty = True
+    try:
+        for batch in loader:
+            empty = False
+            yield _single(_predict_x(batch, n_inputs), estimator, multi_input)
+    except TypeError as exc:  # default_collate on items it cannot stack
+        raise ValueError(
+            f"Could not read the {type(X).__name__} in batches: {exc}. Items must "
+            "be tensors, arrays or numbers, or tuples or dicts of them."
+        ) from exc
+    if empty:
+        raise ValueError(
+            f"Found array with 0 sample(s): the {type(X).__name__} is empty."
+        )
