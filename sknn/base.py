@@ -113,6 +113,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         "autocast": [StrOptions({"bfloat16", "float16"}), None],
         "accumulation_steps": [Interval(Integral, 1, None, closed="left")],
         "compile": ["boolean", dict],
+        "loader_kwargs": [dict, None],
     }
 
     # ------------------------------------------------------------------ hooks to fill

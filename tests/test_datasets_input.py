@@ -22,10 +22,12 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 import sknn
 from sknn import (
     CNNClassifier,
+    CNNRegressor,
     MLPClassifier,
     MLPRegressor,
     NeuralNetClassifier,
     NeuralNetRegressor,
+    RNNClassifier,
     RNNRegressor,
 )
 from sknn.data import MultiInput, SliceDataset
@@ -246,7 +248,8 @@ def test_predict_on_a_loader_and_on_x_only_items(table):
     )
 
 
-def test_loader_kwargs_collate_fn_is_used_and_cloned(table):
+@pytest.mark.parametrize("est_cls", [NeuralNetClassifier, MLPClassifier])
+def test_loader_kwargs_collate_fn_is_used_and_cloned(table, est_cls):
     X, y = table
     calls = []
 
@@ -255,14 +258,21 @@ def test_loader_kwargs_collate_fn_is_used_and_cloned(table):
         xs, ys = zip(*items)
         return torch.stack(xs) * 2, torch.stack(ys)
 
-    net = NeuralNetClassifier(
-        loader_kwargs={"collate_fn": collate, "batch_size": 30}, **FAST
-    )
+    net = est_cls(loader_kwargs={"collate_fn": collate, "batch_size": 30}, **FAST)
     net.fit(TensorDataset(torch.tensor(X), torch.tensor(y)))
     assert calls == [30, 30, 30]
-    ref = NeuralNetClassifier(**FAST).fit(X * 2, y)
+    ref = est_cls(**FAST).fit(X * 2, y)
     assert _same_weights(ref, net)
     assert clone(net).get_params()["loader_kwargs"]["batch_size"] == 30
+
+
+def test_every_family_takes_loader_kwargs():
+    for est in (
+        MLPClassifier(), MLPRegressor(), CNNClassifier(), CNNRegressor(),
+        RNNClassifier(), RNNRegressor(), NeuralNetClassifier(), NeuralNetRegressor(),
+    ):  # fmt: skip
+        assert est.get_params()["loader_kwargs"] is None
+        est.set_params(loader_kwargs={"num_workers": 0})._validate_params()
 
 
 def test_bad_loader_kwargs(table):

@@ -122,6 +122,7 @@ TAIL_PARAMS = params(
     "autocast",
     "accumulation_steps",
     "compile",
+    "loader_kwargs",
     "**kwargs",
 )
 

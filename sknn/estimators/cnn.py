@@ -314,6 +314,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         self.channels = channels
@@ -362,6 +363,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.loader_kwargs = loader_kwargs
         self._set_nested(kwargs)
 
 
@@ -462,6 +464,7 @@ default="squared_error"
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         self.channels = channels
@@ -511,4 +514,5 @@ default="squared_error"
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.loader_kwargs = loader_kwargs
         self._set_nested(kwargs)

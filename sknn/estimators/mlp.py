@@ -55,6 +55,11 @@ SCALE_PARAMS_DOC = """
         (categorical, string or boolean columns, or missing values; see the "Raw
         tables" page). ``None`` sizes each column by its number of categories
         ``n``: ``min(50, round(1.6 * n ** 0.56))``. Not used for arrays.
+    loader_kwargs : dict, default=None
+        Options of the ``torch.utils.data.DataLoader`` that reads (or streams) a
+        ``Dataset`` given as ``X``: ``num_workers``, ``pin_memory``, ``collate_fn``,
+        ``batch_size`` (rows read per batch), ...; see the "Your data, your way"
+        page. Arrays never go through a loader.
 """
 
 _COMMON_DOC = (
@@ -440,6 +445,7 @@ class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralN
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         embedding_dim: int | None = None,
         **kwargs,
     ) -> None:
@@ -481,6 +487,7 @@ class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralN
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.loader_kwargs = loader_kwargs
         self.embedding_dim = embedding_dim
         self._set_nested(kwargs)
 
@@ -574,6 +581,7 @@ default="squared_error"
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         embedding_dim: int | None = None,
         **kwargs,
     ) -> None:
@@ -616,5 +624,6 @@ default="squared_error"
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.loader_kwargs = loader_kwargs
         self.embedding_dim = embedding_dim
         self._set_nested(kwargs)

@@ -98,10 +98,6 @@ _DOC_PARAMS = (
         ``threadpoolctl``, joblib workers) or one in a worker thread. Set only for
         the duration of the call; torch's own setting is restored afterwards. See
         the "Speed and memory" page of the documentation.
-    loader_kwargs : dict, default=None
-        Options of the ``torch.utils.data.DataLoader`` that reads a ``Dataset`` given
-        as ``X`` (``num_workers``, ``pin_memory``, ``collate_fn``, ``batch_size``,
-        ...); see the "Your data, your way" page. Arrays never go through a loader.
     optimizer : torch.optim.Optimizer class or callable, default=None
         The optimiser, built with ``lr=learning_rate_init`` and the ``optimizer__``
         options; replaces ``solver`` (then leave ``solver`` and its parameters at
@@ -295,7 +291,6 @@ def _constraints() -> dict:
         **BaseNeuralNet._parameter_constraints,
         "module": [callable, None],
         "module_kwargs": [dict, None],
-        "loader_kwargs": [dict, None],
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
     }
 

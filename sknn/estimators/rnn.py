@@ -324,6 +324,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         self.cell = cell
@@ -368,6 +369,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.loader_kwargs = loader_kwargs
         self._set_nested(kwargs)
 
 
@@ -464,6 +466,7 @@ default="squared_error"
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         self.cell = cell
@@ -509,4 +512,5 @@ default="squared_error"
         self.autocast = autocast
         self.accumulation_steps = accumulation_steps
         self.compile = compile
+        self.loader_kwargs = loader_kwargs
         self._set_nested(kwargs)
