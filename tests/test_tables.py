@@ -382,3 +382,25 @@ def test_fine_tune_a_table_model_on_new_classes_keeps_the_embeddings_frozen():
     assert list(clf.classes_) == ["a", "b", "c"]
     assert clf.predict(df.head(2)).shape == (2,)
     assert torch.equal(clf.module_.weight, before)  # part of the frozen body
+
+
+def test_sknn_searches_take_raw_tables():
+    optuna = pytest.importorskip("optuna")
+    from sknn.model_selection import GridSearchCV as StackedGridSearchCV
+    from sknn.model_selection import OptunaSearchCV
+
+    df, y = make_table(150)
+    dist = optuna.distributions.IntDistribution(2, 6)
+    search = OptunaSearchCV(
+        MLPClassifier(**FAST), {"embedding_dim": dist}, n_trials=2, cv=3,
+        random_state=0,
+    ).fit(df, y)  # fmt: skip
+    assert 2 <= search.best_params_["embedding_dim"] <= 6
+    assert list(search.best_estimator_.feature_names_in_) == list(df.columns)
+    # sknn's stacked grid search fits two-input networks one by one, same scores.
+    grid = {"alpha": [1e-4, 1e-2]}
+    ours = StackedGridSearchCV(MLPClassifier(**FAST), grid, cv=3).fit(df, y)
+    theirs = GridSearchCV(MLPClassifier(**FAST), grid, cv=3).fit(df, y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"]
+    )
