@@ -249,6 +249,9 @@ def test_bad_tables_get_clear_errors():
         MLPClassifier(**FAST).fit(df.assign(num=np.inf), y)
     with pytest.raises(ValueError, match="0 sample"):
         MLPClassifier(**FAST).fit(df.iloc[:0], y[:0])
+    huge = df.assign(num=np.where(np.arange(len(df)) % 2, 1e308, -1e308))
+    with pytest.raises(ValueError, match="'num' has values too large"):
+        MLPClassifier(**FAST, dtype="float64").fit(huge, y)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         MLPClassifier(**FAST).fit(df, y[:-1])
     dates = df.assign(when=pd.Timestamp("2020-01-01"))

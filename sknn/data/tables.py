@@ -186,8 +186,9 @@ class TableEncoder:
             if kind == "numeric":
                 values = _numeric(col, name)
                 seen = values[~np.isnan(values)]
-                mean = float(seen.mean()) if seen.size else 0.0
-                std = float(seen.std()) if seen.size else 0.0
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mean = float(seen.mean()) if seen.size else 0.0
+                    std = float(seen.std()) if seen.size else 0.0
                 means.append(mean)
                 scales.append(std if std > 0 and np.isfinite(std) else 1.0)
                 continue
@@ -257,8 +258,15 @@ class TableEncoder:
             if kind == "numeric":
                 values = _numeric(col, name)
                 miss = np.isnan(values)
-                z = (values - self.mean_[i_num]) / self.scale_[i_num]
+                with np.errstate(over="ignore", invalid="ignore"):
+                    z = (values - self.mean_[i_num]) / self.scale_[i_num]
                 z[miss] = 0.0
+                if not np.isfinite(z).all():
+                    raise ValueError(
+                        f"Column {name!r} has values too large to standardise "
+                        f"(largest magnitude {np.nanmax(np.abs(values)):.1e}); "
+                        "scale it first."
+                    )
                 nums.append(z)
                 if had_missing:
                     nums.append(miss.astype(np.float64))
