@@ -360,7 +360,7 @@ def test_wrong_structure_is_a_clear_value_error(table):
         est.fit(LazyDataset(X, pairs=False))
     with pytest.raises(ValueError, match="Could not read the Ragged in batches"):
         est.fit(Ragged())  # the targets pass's second batch has two widths
-    with pytest.raises(ValueError, match="Could not load a batch of the Ragged"):
+    with pytest.raises(ValueError, match="Could not read the Ragged in batches"):
         # y given: no targets pass; a shuffled training batch has two widths.
         est.fit(Ragged(pairs=False), np.arange(600) % 2)
     with pytest.raises(ValueError, match="expecting 3 features"):

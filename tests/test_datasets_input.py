@@ -500,3 +500,24 @@ def test_streamed_loader_of_dicts_feeds_forward_by_keyword(table):
     )
     assert est.module_.module.seen == {"a": 2, "b": 2}
     assert _same_weights(ref, est)
+
+
+class _RaggedItems(Dataset):
+    """Items of two lengths: torch's default collate cannot stack them."""
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        return torch.zeros(2 + i % 2), i % 2
+
+
+@pytest.mark.parametrize("placement", ["auto", "device", "stream"])
+def test_items_of_different_shapes_get_a_clear_error(placement):
+    for X in (_RaggedItems(), DataLoader(_RaggedItems(), batch_size=4)):
+        with pytest.raises(ValueError, match=r"Could not read the .* in batches"):
+            MLPClassifier(data_placement=placement, **FAST).fit(X)
+    clf = MLPClassifier(data_placement=placement, **FAST)
+    clf.fit(np.zeros((4, 2)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="collate_fn"):
+        clf.predict(_RaggedItems())

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from sknn.data.items import (
+    COLLATE_ERRORS,
     LOADER_KEYS,
     READ_BATCH,
     SliceDataset,
@@ -39,6 +40,7 @@ from sknn.data.items import (
     check_loader_kwargs,
     is_dataset,
     read_all,
+    unreadable,
 )
 from sknn.data.multi import MultiInput
 from sknn.data.streams import DatasetInput, StreamInput, _stream, _stream_dataset
@@ -237,11 +239,8 @@ def predict_chunks(
         for batch in loader:
             empty = False
             yield _single(_predict_x(batch, n_inputs), estimator, multi_input)
-    except TypeError as exc:  # default_collate on items it cannot stack
-        raise ValueError(
-            f"Could not read the {type(X).__name__} in batches: {exc}. Items must "
-            "be tensors, arrays or numbers, or tuples or dicts of them."
-        ) from exc
+    except COLLATE_ERRORS as exc:
+        raise unreadable(X, exc) from exc
     if empty:
         raise ValueError(
             f"Found array with 0 sample(s): the {type(X).__name__} is empty."

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sknn.data.multi import MultiInput, _row_key
+from sknn.training.data import COLLATE_ERRORS, unreadable
 
 #: Rows per batch when a Dataset is read into memory.
 READ_BATCH = 256
@@ -227,11 +228,8 @@ def read_all(data, loader_kwargs: dict | None = None):
     try:
         for batch in loader:
             parts.append(batch)
-    except TypeError as exc:  # default_collate on items it cannot stack
-        raise ValueError(
-            f"Could not read the {type(data).__name__} in batches: {exc}. Items must "
-            "be tensors, arrays or numbers, or tuples or dicts of them."
-        ) from exc
+    except COLLATE_ERRORS as exc:
+        raise unreadable(data, exc) from exc
     if not parts:
         raise ValueError(
             f"Found array with 0 sample(s): the {type(data).__name__} is empty."

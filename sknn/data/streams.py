@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sknn.data.items import (
+    COLLATE_ERRORS,
     SliceDataset,
     _as_array,
     _as_x,
@@ -24,6 +25,7 @@ from sknn.data.items import (
     _same_rows,
     _targets,
     check_loader_kwargs,
+    unreadable,
 )
 from sknn.data.multi import MultiInput
 
@@ -99,13 +101,16 @@ def _stream(X, loader_kwargs: dict):
         kwargs = {"batch_size": 200, **check_loader_kwargs(loader_kwargs)}
         loader = DataLoader(X, **kwargs)
     n, ys, first = 0, [], None
-    for batch in loader:
-        _check_pair(batch, X, None)
-        x = _as_x(batch[0])
-        if first is None:
-            first = x
-        n += len(x)
-        ys.append(batch[1])
+    try:
+        for batch in loader:
+            _check_pair(batch, X, None)
+            x = _as_x(batch[0])
+            if first is None:
+                first = x
+            n += len(x)
+            ys.append(batch[1])
+    except COLLATE_ERRORS as exc:
+        raise unreadable(X, exc) from exc
     if first is None:
         raise ValueError(
             f"Found array with 0 sample(s): the {type(X).__name__} is empty."
@@ -259,13 +264,9 @@ def _stream_dataset(X, y, loader_kwargs, placement, budget, device, fit_dtype):
         for batch in batches:
             parts.append(batch)
             break
-    except (TypeError, RuntimeError) as exc:  # default_collate's refusals
+    except COLLATE_ERRORS as exc:
         if strict:
-            raise ValueError(
-                f"Could not read the {type(read).__name__} in batches: {exc}. Items "
-                "must be tensors, arrays or numbers (of one shape), or tuples or "
-                "dicts of them."
-            ) from exc
+            raise unreadable(read, exc) from exc
         return None, None
     if not parts:
         return None, None  # empty: the in-memory path says so
@@ -291,11 +292,8 @@ def _stream_dataset(X, y, loader_kwargs, placement, budget, device, fit_dtype):
             return streamed, _read_targets(parts[0], batches, n, y_key, X)
     try:
         parts.extend(batches)
-    except TypeError as exc:  # default_collate on items it cannot stack
-        raise ValueError(
-            f"Could not read the {type(read).__name__} in batches: {exc}. Items must "
-            "be tensors, arrays or numbers, or tuples or dicts of them."
-        ) from exc
+    except COLLATE_ERRORS as exc:
+        raise unreadable(read, exc) from exc
     return None, _concat(parts)
 
 
@@ -309,12 +307,8 @@ def _read_targets(first, batches, n: int, key: int, X) -> np.ndarray:
         for batch in batches:
             ys.append(_copy(_part(batch, key, X)))
             del batch
-    except (TypeError, RuntimeError) as exc:  # default_collate's refusals
-        raise ValueError(
-            f"Could not read the {type(X).__name__} in batches: {exc}. Items must "
-            "be tensors, arrays or numbers (of one shape), or tuples or dicts of "
-            "them."
-        ) from exc
+    except COLLATE_ERRORS as exc:
+        raise unreadable(X, exc) from exc
     y = _as_array(_concat(ys), "y")
     if len(y) != n:
         raise ValueError(

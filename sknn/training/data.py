@@ -61,6 +61,27 @@ def check_in_range(t, name: str = "X") -> None:
     )
 
 
+#: What a ``DataLoader``'s default collate raises for items it cannot batch: a type
+#: it does not know (``TypeError``) or tensors of different shapes (``RuntimeError``).
+COLLATE_ERRORS = (TypeError, RuntimeError)
+
+
+def unreadable(data, exc: Exception) -> ValueError:
+    """The error for a Dataset or loader whose items could not be batched.
+
+    Examples
+    --------
+    >>> from sknn.training.data import unreadable
+    >>> print(unreadable([], RuntimeError("stack expects equal sizes")))
+    Could not read the list in batches: stack expects equal sizes. Items must be ...
+    """
+    return ValueError(
+        f"Could not read the {type(data).__name__} in batches: {exc}. Items must be "
+        "tensors, arrays or numbers (of one shape), or tuples or dicts of them; "
+        "items of different shapes need a collate_fn (loader_kwargs) that pads them."
+    )
+
+
 def batch_bounds(
     n: int, batch_size: int, merge_last: bool = False
 ) -> Iterator[tuple[int, int]]:

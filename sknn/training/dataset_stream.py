@@ -17,7 +17,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from sknn.training.data import Batch, TensorData, batch_bounds, check_in_range
+from sknn.training.data import (
+    COLLATE_ERRORS,
+    Batch,
+    TensorData,
+    batch_bounds,
+    check_in_range,
+    unreadable,
+)
 
 #: Rows per batch when rows are read in order (validation rows, predictions).
 READ_ROWS = 256
@@ -220,12 +227,8 @@ class DatasetData(TensorData):
         for start, stop in index.bounds:
             try:
                 batch = next(batches)
-            except (TypeError, RuntimeError) as exc:  # default_collate's refusals
-                raise ValueError(
-                    f"Could not load a batch of the {type(self.dataset).__name__}: "
-                    f"{exc}. Items must be tensors, arrays or numbers (of one "
-                    "shape), or tuples or dicts of them."
-                ) from exc
+            except COLLATE_ERRORS as exc:
+                raise unreadable(self.dataset, exc) from exc
             xs = tuple(self._tensor(x) for x in self.prepare(batch))
             if check and any(x.shape[0] != stop - start for x in xs):
                 raise ValueError(
