@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _memory import PEAK_MEMORY, has_rss_anon
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from torch.utils.data import Dataset
@@ -376,7 +377,7 @@ def test_wrong_structure_is_a_clear_value_error(table):
 
 
 # ---------------------------------------------------------------- memory
-MEMORY_SCRIPT = textwrap.dedent(
+MEMORY_SCRIPT = PEAK_MEMORY + textwrap.dedent(
     """
     import sys, threading, time, warnings
     import numpy as np, torch
@@ -392,29 +393,6 @@ MEMORY_SCRIPT = textwrap.dedent(
             return n
         def __getitem__(self, i):
             return torch.from_numpy(base[i % 64] + np.float32(i % 7)), i % 2
-
-    def anon_bytes():
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-
-    def peak_increase(fit):
-        base, peak, stop = anon_bytes(), [0], threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                peak[0] = max(peak[0], anon_bytes())
-                time.sleep(0.002)
-
-        thread = threading.Thread(target=sample)
-        thread.start()
-        try:
-            fit()
-        finally:
-            stop.set()
-            thread.join()
-        return max(peak[0], anon_bytes()) - base
 
     kw = dict(hidden_layer_sizes=(16,), max_iter=1, random_state=0)
     MLPClassifier(**kw).fit(base, np.arange(64) % 2)  # one-time setup first
@@ -433,16 +411,8 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
-def _has_rss_anon() -> bool:
-    try:
-        with open("/proc/self/status") as fh:
-            return any(line.startswith("RssAnon:") for line in fh)
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(
-    not _has_rss_anon(), reason="needs /proc/self/status with RssAnon (Linux)"
+    not has_rss_anon(), reason="needs /proc/self/status with RssAnon (Linux)"
 )
 def test_streamed_dataset_fit_memory_stays_well_below_its_size():
     """Peak anonymous memory of a streamed fit on a 48 MB lazy Dataset, budget 4 MB,

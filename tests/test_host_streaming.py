@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _memory import PEAK_MEMORY, has_rss_anon
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn import CNNClassifier, MLPClassifier, MLPRegressor
@@ -279,7 +280,7 @@ def test_values_beyond_float32_in_a_streamed_batch(tmp_path, table):
 
 
 # ---------------------------------------------------------------- memory
-MEMORY_SCRIPT = textwrap.dedent(
+MEMORY_SCRIPT = PEAK_MEMORY + textwrap.dedent(
     """
     import sys, threading, time, warnings
     import numpy as np
@@ -287,29 +288,6 @@ MEMORY_SCRIPT = textwrap.dedent(
 
     path, n, d, budget = sys.argv[1], *map(int, sys.argv[2:])
     warnings.simplefilter("ignore")
-
-    def anon_bytes():
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-
-    def peak_increase(fit):
-        base, peak, stop = anon_bytes(), [0], threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                peak[0] = max(peak[0], anon_bytes())
-                time.sleep(0.002)
-
-        thread = threading.Thread(target=sample)
-        thread.start()
-        try:
-            fit()
-        finally:
-            stop.set()
-            thread.join()
-        return max(peak[0], anon_bytes()) - base
 
     X = np.memmap(path, dtype=np.float32, mode="r", shape=(n, d))
     y = np.arange(n) % 2
@@ -324,16 +302,8 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
-def _has_rss_anon() -> bool:
-    try:
-        with open("/proc/self/status") as fh:
-            return any(line.startswith("RssAnon:") for line in fh)
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(
-    not _has_rss_anon(), reason="needs /proc/self/status with RssAnon (Linux)"
+    not has_rss_anon(), reason="needs /proc/self/status with RssAnon (Linux)"
 )
 def test_streamed_fit_memory_stays_well_below_the_memmap(tmp_path):
     """Peak anonymous memory of a streamed fit on an 80 MB memmap, budget 8 MB.

@@ -241,6 +241,22 @@ class TensorData:
                 None if w is None else w[start:stop],
             )
 
+    def _epoch_plan(
+        self, batch_size: int, generator: torch.Generator | None, merge_last: bool
+    ) -> tuple:
+        """``(order, y, w, bounds)`` of an epoch for sources that read their inputs
+        batch by batch: the rows in :meth:`batches`' shuffled order (``None``
+        unshuffled), the targets and weights in that order, and the batches'
+        ``(start, stop)``. The same generator draw as :meth:`batches`, so every
+        source trains on the same batches."""
+        if generator is not None:
+            perm = torch.randperm(self.n_samples, generator=generator)
+            y, w = self._targets_at(perm.to(self.device, non_blocking=True))
+            order = perm.numpy()
+        else:
+            order, y, w = None, self.y, self.w
+        return order, y, w, list(batch_bounds(self.n_samples, batch_size, merge_last))
+
     def resident(self) -> TensorData:
         """These rows as tensors on the device (``self``: they are already there)."""
         return self

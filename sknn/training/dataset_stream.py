@@ -21,7 +21,6 @@ from sknn.training.data import (
     COLLATE_ERRORS,
     Batch,
     TensorData,
-    batch_bounds,
     check_in_range,
     unreadable,
 )
@@ -251,14 +250,7 @@ class DatasetData(TensorData):
         of :meth:`TensorData.batches`; each batch's items are loaded through a
         ``DataLoader`` when it is reached (ahead of it by the loader's workers).
         """
-        n = self.n_samples
-        if generator is not None:
-            perm = torch.randperm(n, generator=generator)
-            order = perm.numpy()
-            y, w = self._targets_at(perm.to(self.device, non_blocking=True))
-        else:
-            order, y, w = None, self.y, self.w
-        bounds = list(batch_bounds(n, batch_size, merge_last))
+        order, y, w, bounds = self._epoch_plan(batch_size, generator, merge_last)
         loads = self._load(IndexBatches(self.rows, order, bounds))
         for xb, (start, stop) in zip(loads, bounds):
             yield (

@@ -23,7 +23,6 @@ from sknn.training.data import (
     Batch,
     TensorData,
     _to_tensor,
-    batch_bounds,
     check_in_range,
 )
 from sknn.training.stack_plan import memory_budget
@@ -220,14 +219,7 @@ class HostData(TensorData):
         of :meth:`TensorData.batches`; the inputs of each batch are gathered from the
         host, the next batch while this one is used.
         """
-        n = self.n_samples
-        if generator is not None:
-            perm = torch.randperm(n, generator=generator)
-            order = perm.numpy()
-            y, w = self._targets_at(perm.to(self.device, non_blocking=True))
-        else:
-            order, y, w = None, self.y, self.w
-        bounds = list(batch_bounds(n, batch_size, merge_last))
+        order, y, w, bounds = self._epoch_plan(batch_size, generator, merge_last)
 
         def load(i: int) -> torch.Tensor:
             start, stop = bounds[i]
