@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from _memory import PEAK_MEMORY, has_rss_anon
+from _streaming import assert_same_model, placed, streaming_table
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from torch.utils.data import Dataset
@@ -68,25 +69,9 @@ def fit(est, *args, **kwargs):
         return est.fit(*args, **kwargs)
 
 
-def assert_same_model(a, b, X):
-    sa, sb = a.module_.state_dict(), b.module_.state_dict()
-    assert sa.keys() == sb.keys()
-    for k in sa:
-        assert torch.equal(sa[k], sb[k]), k
-    np.testing.assert_array_equal(a.predict(X), b.predict(X))
-    assert a.loss_curve_ == b.loss_curve_
-
-
 @pytest.fixture(scope="module")
 def table():
-    rng = np.random.RandomState(0)
-    X = rng.randn(241, 12).astype(np.float32)  # 241 rows: a one-row last batch
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
-    return X, y
-
-
-def placed(est_cls, placement, **kw):
-    return est_cls(random_state=0, data_placement=placement, **kw)
+    return streaming_table()
 
 
 # ---------------------------------------------------------------- nothing up front

@@ -17,7 +17,16 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis", reason="the fuzz tests need hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from _fuzzing import (  # noqa: E402
+    CLEAN,
+    FUZZ,
+    JSON,
+    json_paths,
+    load_and_use,
+    predicts_cleanly,
+    write_edited,
+)
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import sknn  # noqa: E402
@@ -30,14 +39,6 @@ from sknn import (  # noqa: E402
 )
 from sknn.callbacks import Checkpoint  # noqa: E402
 
-CLEAN = (ValueError, TypeError)
-FUZZ = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
 TINY = dict(max_iter=2, random_state=0, device="cpu")
 
 ESTIMATORS = {
@@ -100,16 +101,6 @@ def inputs(draw, family: str):
     return X, y
 
 
-def _predicts_cleanly(est, X) -> None:
-    try:
-        out = est.predict(X)
-    except CLEAN:
-        return
-    out = np.asarray(out)
-    if out.dtype.kind == "f":
-        assert np.isfinite(out).all(), "finite input gave non-finite predictions"
-
-
 @pytest.mark.parametrize("family", list(ESTIMATORS))
 def test_fit_and_predict_raise_only_clear_errors(family):
     @FUZZ
@@ -127,7 +118,7 @@ def test_fit_and_predict_raise_only_clear_errors(family):
                 X.dtype.kind in "fiu" and np.isfinite(X.astype(float)).all()
             ) or X.dtype.kind not in "fiu"
             if finite:
-                _predicts_cleanly(est, X)
+                predicts_cleanly(est, X)
 
     check()
 
@@ -143,64 +134,17 @@ def saved(iris, tmp_path_factory):
     return X, members
 
 
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
-TAGS = ["__ndarray__", "__tuple__", "__dict__", "__type__", "__object__", "__callback__",
-        "__history__", "__trainstate__", "__npscalar__", "dtype", "shape", "state"]  # fmt: skip
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=8)
-    | st.sampled_from(["<f8", "S800000000", "O", "os", "system", "torch.nn", "ReLU"]),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(TAGS) | st.text(max_size=4), children, max_size=3
-        )
-    ),
-    max_leaves=12,
-)
-
-
-def _load_and_use(path, X) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            est = sknn.load(path)
-        except CLEAN:
-            return
-        if getattr(est, "module_", None) is not None:
-            _predicts_cleanly(est, X)
-
-
 def test_corrupted_metadata_raises_only_clear_errors(saved, tmp_path):
     X, members = saved
     meta = json.loads(members["meta.json"])
-    paths = [p for p in _paths(meta) if p]
+    paths = [p for p in json_paths(meta) if p]
 
     @FUZZ
     @given(where=st.sampled_from(paths), value=JSON)
     def check(where, value):
-        edited = json.loads(members["meta.json"])
-        node = edited
-        for key in where[:-1]:
-            node = node[key]
-        node[where[-1]] = value
         path = tmp_path / "m.sknn"
-        with zipfile.ZipFile(path, "w") as zf:
-            for name, blob in members.items():
-                zf.writestr(name, json.dumps(edited) if name == "meta.json" else blob)
-        _load_and_use(path, X)
+        write_edited(members, where, value, path)
+        load_and_use(path, X)
 
     check()
 
@@ -227,7 +171,7 @@ def test_flipped_bytes_raise_only_clear_errors(saved, tmp_path):
             data[pos] ^= mask
         bad = tmp_path / "bad.sknn"
         bad.write_bytes(bytes(data))
-        _load_and_use(bad, X)
+        load_and_use(bad, X)
 
     check()
 

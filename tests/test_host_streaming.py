@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from _memory import PEAK_MEMORY, has_rss_anon
+from _streaming import assert_same_model, placed, streaming_table
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn import CNNClassifier, MLPClassifier, MLPRegressor
@@ -51,25 +52,9 @@ def fit(est, *args, **kwargs):
         return est.fit(*args, **kwargs)
 
 
-def assert_same_model(a, b, X):
-    pa, pb = list(a.module_.parameters()), list(b.module_.parameters())
-    assert len(pa) == len(pb)
-    for p, q in zip(pa, pb):
-        assert torch.equal(p, q)
-    np.testing.assert_array_equal(a.predict(X), b.predict(X))
-    assert a.loss_curve_ == b.loss_curve_
-
-
 @pytest.fixture(scope="module")
 def table():
-    rng = np.random.RandomState(0)
-    X = rng.randn(241, 12).astype(np.float32)  # 241 rows: a one-row last batch
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
-    return X, y
-
-
-def placed(est_cls, placement, **kw):
-    return est_cls(random_state=0, data_placement=placement, **kw)
+    return streaming_table()
 
 
 # ---------------------------------------------------------------- same weights

@@ -19,20 +19,21 @@ import pytest
 
 pytest.importorskip("hypothesis", reason="the fuzz tests need hypothesis")
 pd = pytest.importorskip("pandas")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from _fuzzing import (  # noqa: E402
+    CLEAN,
+    FUZZ,
+    JSON,
+    json_paths,
+    load_and_use,
+    predicts_cleanly,
+    write_edited,
+)
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import sknn  # noqa: E402
 from sknn import MLPClassifier, MLPRegressor  # noqa: E402
 
-CLEAN = (ValueError, TypeError)
-FUZZ = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
 TINY = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0, device="cpu")
 
 NUMBERS = st.one_of(
@@ -86,17 +87,6 @@ def frames(draw, n_min: int = 0):
     return pd.DataFrame(cols), kinds
 
 
-def _finite_or_clean(est, X) -> None:
-    try:
-        out = est.predict(X)
-    except CLEAN:
-        return
-    out = np.asarray(out)
-    assert len(out) == len(X)
-    if out.dtype.kind == "f":
-        assert np.isfinite(out).all(), "a finite table gave non-finite predictions"
-
-
 @pytest.mark.parametrize("est_cls", [MLPClassifier, MLPRegressor])
 def test_generated_tables_fit_and_predict_or_raise_clearly(est_cls):
     @FUZZ
@@ -112,8 +102,8 @@ def test_generated_tables_fit_and_predict_or_raise_clearly(est_cls):
                 est.fit(X, y)
             except CLEAN:
                 return
-            _finite_or_clean(est, X)
-            _finite_or_clean(est, test[0])  # other columns, kinds, categories
+            predicts_cleanly(est, X)
+            predicts_cleanly(est, test[0])  # other columns, kinds, categories
 
     check()
 
@@ -139,61 +129,18 @@ def saved(tmp_path_factory):
         return X, {n: zf.read(n) for n in zf.namelist()}
 
 
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=8)
-    | st.sampled_from(["|O", "<f8", "categorical", "numeric", "os.system"]),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["__ndarray__", "__object__", "dtype", "shape", "state"])
-            | st.text(max_size=4),
-            children,
-            max_size=3,
-        )
-    ),
-    max_leaves=12,
-)
-
-
 def test_corrupted_table_encodings_raise_only_clear_errors(saved, tmp_path):
     X, members = saved
     meta = json.loads(members["meta.json"])
     attrs = meta["attributes"]
-    paths = [("attributes", "_table", *p) for p in _paths(attrs["_table"]) if p]
-    paths += [("attributes", "_meta_", *p) for p in _paths(attrs["_meta_"]) if p]
+    paths = [("attributes", "_table", *p) for p in json_paths(attrs["_table"]) if p]
+    paths += [("attributes", "_meta_", *p) for p in json_paths(attrs["_meta_"]) if p]
 
     @FUZZ
     @given(where=st.sampled_from(paths), value=JSON)
     def check(where, value):
-        edited = json.loads(members["meta.json"])
-        node = edited
-        for key in where[:-1]:
-            node = node[key]
-        node[where[-1]] = value
         path = tmp_path / "m.sknn"
-        with zipfile.ZipFile(path, "w") as zf:
-            for name, blob in members.items():
-                zf.writestr(name, json.dumps(edited) if name == "meta.json" else blob)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                est = sknn.load(path)
-            except CLEAN:
-                return
-            _finite_or_clean(est, X)
+        write_edited(members, where, value, path)
+        load_and_use(path, X)
 
     check()
