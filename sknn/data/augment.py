@@ -187,9 +187,9 @@ class RandomCrop(Transform):
 
 
 class RandomShift(RandomCrop):
-    """Move each sample by a random offset of ``-shift .. shift`` along each axis.
+    """Move each sample by a random offset along each axis, up to ``shift`` steps.
 
-    By default circular: what leaves one side comes back on the other (a random
+    The offset is drawn uniformly from ``-shift`` to ``shift``. By default circular: what leaves one side comes back on the other (a random
     roll, for periodic signals); ``mode="constant"`` fills with zeros and is
     :class:`RandomCrop` with ``padding=shift``.
 
