@@ -107,13 +107,15 @@ class StackedTrainer:
     ...     return (w * ((out - y) ** 2).mean(1)).sum() / w.sum()
     >>> data = TensorData(X, y[:, None], None, torch.device("cpu"))
     >>> trainers = []
-    >>> for lr in (0.01, 0.1):
+    >>> _ = torch.manual_seed(0)
+    >>> for lr in (0.001, 0.1):
     ...     net = torch.nn.Linear(3, 1)
     ...     opt = torch.optim.SGD(net.parameters(), lr=lr)
     ...     trainers.append(Trainer(net, mse, opt, TrainConfig(max_epochs=30, batch_size=16)))
     >>> StackedTrainer(trainers, [data, data], [None, None], alphas=[0, 0]).fit()
-    >>> [t.history[-1]["train_loss"] < 1e-2 for t in trainers]
-    [False, True]
+    >>> slow, fast = (t.history[-1]["train_loss"] for t in trainers)
+    >>> bool(fast < 1e-2 < slow)
+    True
     """
 
     def __init__(
