@@ -30,7 +30,15 @@ TABLE_INPUTS = ("numeric", "categorical")
 
 
 def is_dataframe(X: Any) -> bool:
-    """True for a pandas DataFrame (without importing pandas)."""
+    """True for a pandas DataFrame (without importing pandas).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sknn.data.tables import is_dataframe
+    >>> is_dataframe(pd.DataFrame({"a": [1]})), is_dataframe(np.ones((1, 1)))
+    (True, False)
+    """
     return type(X).__name__ == "DataFrame" and hasattr(X, "dtypes")
 
 
