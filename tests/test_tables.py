@@ -336,8 +336,16 @@ def test_grid_search_over_embedding_dim():
     search = GridSearchCV(
         MLPClassifier(**FAST), {"embedding_dim": [None, 2]}, cv=3
     ).fit(df, y)
-    assert search.best_estimator_._table.columns_.tolist() == list(df.columns)
+    best = search.best_estimator_
+    assert best._table.columns_.tolist() == list(df.columns)
     assert len(search.cv_results_["mean_test_score"]) == 2
+    # The searched width is the one the network was built with.
+    cards = best._table.cardinalities()
+    dims = best.module_.embedding_dims
+    if search.best_params_["embedding_dim"] == 2:
+        assert dims == [2] * len(cards)
+    else:
+        assert dims == [embedding_size(n) for n in cards]
 
 
 def test_onnx_export_refuses_raw_tables():

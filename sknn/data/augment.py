@@ -189,8 +189,9 @@ class RandomCrop(Transform):
 class RandomShift(RandomCrop):
     """Move each sample by a random offset along each axis, up to ``shift`` steps.
 
-    The offset is drawn uniformly from ``-shift`` to ``shift``. By default circular: what leaves one side comes back on the other (a random
-    roll, for periodic signals); ``mode="constant"`` fills with zeros and is
+    The offset is drawn uniformly from ``-shift`` to ``shift``. By default
+    circular: what leaves one side comes back on the other (a random roll, for
+    periodic signals); ``mode="constant"`` fills with zeros and is
     :class:`RandomCrop` with ``padding=shift``.
 
     Parameters

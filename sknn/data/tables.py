@@ -100,16 +100,15 @@ def embedding_size(n_categories: int) -> int:
     return int(max(1, min(50, round(1.6 * n_categories**0.56))))
 
 
+def _label(v):
+    """A category label as a plain Python value (what a model file stores)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return v if isinstance(v, (str, int, float, bool)) else str(v)
+
+
 def _labels(values) -> list:
-    """Category labels as plain Python values (what a model file stores)."""
-    out = []
-    for v in values:
-        if isinstance(v, (np.generic,)):
-            v = v.item()
-        if not isinstance(v, (str, int, float, bool)):
-            v = str(v)
-        out.append(v)
-    return out
+    return [_label(v) for v in values]
 
 
 def _as_labels(col) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +120,7 @@ def _as_labels(col) -> tuple[np.ndarray, np.ndarray]:
     values = col.to_numpy(dtype=object, na_value=None)
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         values = _object_array(
-            [None if m else _labels([v])[0] for v, m in zip(values, missing)]
+            [None if m else _label(v) for v, m in zip(values, missing)]
         )
     return values, missing
 
