@@ -19,12 +19,29 @@ def _to_tensor(
         if not a.flags.writeable:  # read-only memmaps: torch needs writable memory
             a = a.copy()
     t = torch.as_tensor(a)
-    if dtype is not None and t.dtype != dtype:
-        narrowing = t.is_floating_point() and t.element_size() > dtype.itemsize
-        t = t.to(dtype)
-        if narrowing:
-            check_in_range(t, name)
+    if dtype is not None:
+        t = cast_checked(t, dtype, name)
     return t.to(device)
+
+
+def cast_checked(t: torch.Tensor, dtype: torch.dtype, name: str = "X") -> torch.Tensor:
+    """``t`` as ``dtype``; a float narrowed to a smaller float is checked for values
+    beyond the new range (:func:`check_in_range`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.data import cast_checked
+    >>> cast_checked(torch.ones(2, dtype=torch.float64), torch.float32).dtype
+    torch.float32
+    """
+    if t.dtype == dtype:
+        return t
+    narrowing = t.is_floating_point() and t.element_size() > dtype.itemsize
+    t = t.to(dtype)
+    if narrowing:
+        check_in_range(t, name)
+    return t
 
 
 def check_in_range(t, name: str = "X") -> None:

@@ -21,7 +21,7 @@ from sknn.training.data import (
     COLLATE_ERRORS,
     Batch,
     TensorData,
-    check_in_range,
+    cast_checked,
     unreadable,
 )
 
@@ -200,13 +200,7 @@ class DatasetData(TensorData):
                 return t.to(self.device)
         else:
             t = torch.from_numpy(_writable(x))
-        if t.dtype != self.x_dtype:
-            narrowing = (
-                t.is_floating_point() and t.element_size() > self.x_dtype.itemsize
-            )
-            t = t.to(self.x_dtype)
-            if narrowing:
-                check_in_range(t)
+        t = cast_checked(t, self.x_dtype)
         if self.device.type == "cuda":
             if not t.is_pinned():
                 t = t.pin_memory()

@@ -23,7 +23,7 @@ from sknn.training.data import (
     Batch,
     TensorData,
     _to_tensor,
-    check_in_range,
+    cast_checked,
 )
 from sknn.training.stack_plan import memory_budget
 
@@ -195,13 +195,7 @@ class HostData(TensorData):
     def _load(self, positions: slice | np.ndarray) -> torch.Tensor:
         """Rows ``positions`` as an ``x_dtype`` tensor on the host (pinned for CUDA)."""
         t = torch.from_numpy(np.ascontiguousarray(self.inputs[0][positions]))
-        if t.dtype != self.x_dtype:
-            narrowing = (
-                t.is_floating_point() and t.element_size() > self.x_dtype.itemsize
-            )
-            t = t.to(self.x_dtype)
-            if narrowing:
-                check_in_range(t)
+        t = cast_checked(t, self.x_dtype)
         if self.device.type == "cuda":
             t = t.pin_memory()
         return t

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from sknn.training.data import TensorData, check_in_range
+from sknn.training.data import TensorData, cast_checked
 
 #: Rows per inference chunk.
 CHUNK_SIZE = 4096
@@ -67,12 +67,7 @@ def to_device_chunk(
         if not a.flags.writeable:  # read-only memmaps: torch needs writable memory
             a = a.copy()
         t = torch.from_numpy(a)
-    if t.dtype != dtype:
-        narrowing = t.is_floating_point() and t.element_size() > dtype.itemsize
-        t = t.to(dtype)
-        if narrowing:
-            check_in_range(t)
-    return t.to(device)
+    return cast_checked(t, dtype).to(device)
 
 
 def _chunks(data, device, dtype, chunk_size):
