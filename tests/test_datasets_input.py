@@ -78,7 +78,7 @@ class Stream(IterableDataset):
 
     def __iter__(self):
         for x, t in zip(self.X, self.y):
-            yield torch.as_tensor(x), int(t)
+            yield torch.as_tensor(x), torch.as_tensor(t)
 
 
 class TwoInputs(nn.Module):
@@ -167,6 +167,42 @@ def test_loaders_stream_their_batches_every_epoch(table, make, batch):
     if batch == 7:  # one pass for the targets, then one pass per epoch (at least)
         assert CountingLoader.passes >= 1 + 15
     np.testing.assert_array_equal(est.predict(make(X, y)), ref.predict(X))
+
+
+_STREAM_FAMILIES = [
+    (MLPClassifier, (4,), True),
+    (MLPRegressor, (4,), False),
+    (CNNClassifier, (1, 6, 6), True),
+    (CNNRegressor, (1, 6, 6), False),
+    (RNNClassifier, (5, 2), True),
+    (RNNRegressor, (5, 2), False),
+    (NeuralNetClassifier, (4,), True),
+    (NeuralNetRegressor, (4,), False),
+]
+
+
+@pytest.mark.parametrize(
+    "est_cls, shape, classifier, max_iter",
+    [(*f, 2) for f in _STREAM_FAMILIES] + [(*f, 200) for f in _STREAM_FAMILIES[:2]],
+    ids=lambda v: getattr(v, "__name__", None),
+)
+def test_loaders_of_more_than_256_rows_stream_as_arrays(
+    est_cls, shape, classifier, max_iter
+):
+    """Above the 256 rows whose outputs are checked finite at the end of a fit, a
+    DataLoader and an IterableDataset train (no validation split is asked for) and
+    give the weights of the arrays in the same batches."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, *shape).astype(np.float32)
+    first = X.reshape(300, -1)[:, 0]
+    y = (first > 0).astype(np.int64) if classifier else first.copy()
+    params = dict(max_iter=max_iter, shuffle=False, random_state=0, device="cpu")
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    for source, batch in ((DataLoader(ds, batch_size=64), 64), (Stream(X, y), "auto")):
+        ref = est_cls(batch_size=batch, **params).fit(X, y)
+        est = est_cls(batch_size=batch, **params).fit(source)
+        assert est.n_iter_ == ref.n_iter_
+        assert _same_weights(ref, est)
 
 
 def test_streamed_regression_and_shuffled_loaders(table):

@@ -23,7 +23,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -107,6 +106,32 @@ def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
 
 #: Rows whose outputs are checked finite at the end of a fit (one small forward pass).
 _CHECKED_ROWS = 256
+
+
+def _first_rows(data: TensorData, rows: int) -> TensorData:
+    """The first ``rows`` rows that ``data`` yields unshuffled, as a
+    :class:`~sknn.training.TensorData` on its device.
+
+    Read through :meth:`~sknn.training.TensorData.batches`, which every batch source
+    has: a streamed ``DataLoader`` or ``IterableDataset`` (no per-row access) reads
+    only its first batches; the inputs keep the dtype they were given.
+    """
+    parts, n = [], 0
+    batches = data.batches(rows)
+    try:
+        for xb, _, _ in batches:
+            parts.append(xb)
+            n += xb[0].shape[0]
+            if n >= rows:
+                break
+    finally:
+        batches.close()
+    head = object.__new__(TensorData)
+    head.device, head.y, head.w = data.device, None, None
+    head.inputs = [torch.cat(p)[:rows] for p in zip(*parts)]
+    head.sparse = [False] * len(head.inputs)
+    head.n_samples = head.inputs[0].shape[0]
+    return head
 
 
 def has_batch_norm(module: nn.Module) -> bool:
@@ -584,10 +609,10 @@ class Trainer:
     @torch.no_grad()
     def outputs_finite(self, rows: int | None = None) -> bool:
         """Whether the module's eval-mode outputs on the training rows (the first
-        ``rows`` of them) are finite."""
+        ``rows`` of them, as the source yields them unshuffled) are finite."""
         data = self._train
         if rows is not None and data.n_samples > rows:
-            data = data.subset(np.arange(rows))
+            data = _first_rows(data, rows)
         return bool(torch.isfinite(predict_batched(self.module, data)).all())
 
     def recover(
