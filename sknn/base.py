@@ -338,6 +338,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             self.history_ = History()
             self.optimizer_ = None
             self._shuffle_state = None
+            self._dropout_state = None
             self._load_assigned_weights(use=incremental or self.warm_start)
         else:
             self.module_.to(device)
@@ -442,10 +443,13 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         if getattr(self, "criterion", None) is not None:
             loss_fn = self._user_loss(device, sample_weight is not None)
         generator = torch.Generator().manual_seed(seed + 1)
+        rng = RNGScope(seed + 2)  # dropout and any other draw of the forward pass
         if incremental and getattr(self, "_shuffle_state", None) is not None:
-            # partial_fit continues the shuffling stream: n calls shuffle as one fit
-            # of n epochs does.
+            # partial_fit continues the shuffling and dropout streams: n calls draw
+            # as one fit of n epochs does.
             generator.set_state(torch.from_numpy(self._shuffle_state.copy()))
+            if getattr(self, "_dropout_state", None) is not None:
+                rng.set_state(self._dropout_state)
         # scikit-learn applies learning_rate to "sgd" only, and its momentum velocity
         # holds the rate; learning_rate_mode="torch" applies it to every stochastic
         # solver with torch's momentum buffer (the other estimators' default).
@@ -494,7 +498,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             trainer=trainer,
             train=data,
             valid=valid,
-            rng=RNGScope(seed + 2),
+            rng=rng,
             optimizer=optimizer,
             callbacks=callbacks,
             early_stopping=valid is not None and early_stopping,
@@ -531,6 +535,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         self.callbacks_ = run.callbacks
         if run.incremental:
             self._shuffle_state = run.generator.get_state().numpy()
+            self._dropout_state = run.rng.get_state()
         self._set_fitted_attributes(
             run.trainer, early_stopping=run.early_stopping, epoch0=run.epoch0
         )

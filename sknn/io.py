@@ -431,6 +431,7 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
     """Set fitted attributes: names that shadow nothing, values of the right kinds."""
     from sknn.training.engine import TrainState
     from sknn.training.history import History
+    from sknn.utils.random import is_generator_state, is_scope_state
 
     checks = {
         "n_features_in_": lambda v: isinstance(v, int) and v >= 0,
@@ -444,6 +445,9 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
         "classes_": lambda v: isinstance(v, (np.ndarray, list)),
         "feature_names_in_": lambda v: isinstance(v, np.ndarray) and v.ndim == 1,
         "callbacks_": lambda v: isinstance(v, list),
+        # The streams partial_fit continues (shuffling, dropout).
+        "_shuffle_state": lambda v: v is None or is_generator_state(v),
+        "_dropout_state": lambda v: v is None or is_scope_state(v),
     }
     for key, value in attrs.items():
         if (

@@ -16,6 +16,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import sknn
 from sknn import MLPClassifier, MLPRegressor
 from sknn.callbacks import Callback, EarlyStopping
 
@@ -667,6 +668,21 @@ def test_float64_partial_fit_matches_fit():
     for _ in range(30):
         inc.partial_fit(X, y)
     # Shuffling continues from call to call, so the epochs are the same ones.
+    np.testing.assert_allclose(inc.predict(X), fitted.predict(X), rtol=1e-7)
+
+
+def test_partial_fit_with_dropout_matches_fit(tmp_path):
+    X, y = _sk_regression()
+    params = dict(dropout=0.3, batch_size=50, dtype="float64", **CPU)
+    fitted = MLPRegressor(**params, max_iter=12, tol=0.0).fit(X, y)
+    inc = MLPRegressor(**params)
+    for _ in range(6):
+        inc.partial_fit(X, y)
+    # The dropout stream continues from call to call, through a model file too.
+    sknn.save(inc, tmp_path / "inc.sknn")
+    inc = sknn.load(tmp_path / "inc.sknn")
+    for _ in range(6):
+        inc.partial_fit(X, y)
     np.testing.assert_allclose(inc.predict(X), fitted.predict(X), rtol=1e-7)
 
 

@@ -35,6 +35,32 @@ def draw_seed(random_state) -> int:
     )
 
 
+def is_generator_state(state) -> bool:
+    """Whether ``state`` is a CPU ``torch.Generator`` state stored as a uint8 array.
+
+    Model files are untrusted: the random streams that ``partial_fit`` continues are
+    checked when a file is loaded, not when they are first used.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.utils.random import is_generator_state
+    >>> is_generator_state(torch.Generator().get_state().numpy())
+    True
+    >>> is_generator_state(np.zeros(3, dtype=np.uint8))
+    False
+    """
+    if not (
+        isinstance(state, np.ndarray) and state.ndim == 1 and state.dtype == np.uint8
+    ):
+        return False
+    try:
+        torch.Generator().set_state(torch.from_numpy(state.copy()))
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
 class RNGScope:
     """A private stream for torch's global generator (dropout, random init).
 
@@ -78,6 +104,62 @@ class RNGScope:
         if torch.cuda.is_available():
             self._cuda_state = torch.cuda.get_rng_state()
             torch.cuda.set_rng_state(self._saved_cuda)
+
+    def get_state(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The stream's position: the CPU state and the CUDA one (``None`` until the
+        stream has drawn on a GPU), as arrays that :func:`sknn.save` can store.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sknn.utils.random import RNGScope
+        >>> a = RNGScope(0)
+        >>> with a:
+        ...     _ = torch.rand(1)
+        >>> b = RNGScope(1)
+        >>> b.set_state(a.get_state())
+        >>> with a:
+        ...     x = torch.rand(1)
+        >>> with b:
+        ...     y = torch.rand(1)
+        >>> bool(x == y)
+        True
+        """
+        cuda = None if self._cuda_state is None else self._cuda_state.numpy().copy()
+        return self._state.numpy().copy(), cuda
+
+    def set_state(self, state: tuple) -> None:
+        """Continue from a position returned by :meth:`get_state`.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` is not such a position (a corrupt model file).
+        """
+        if not is_scope_state(state):
+            raise ValueError("Malformed random-stream state.")
+        cpu, cuda = state
+        self._state = torch.from_numpy(cpu.copy())
+        if cuda is not None and torch.cuda.is_available():
+            self._cuda_state = torch.from_numpy(cuda.copy())
+
+
+def is_scope_state(state) -> bool:
+    """Whether ``state`` is a position returned by :meth:`RNGScope.get_state`.
+
+    Examples
+    --------
+    >>> from sknn.utils.random import RNGScope, is_scope_state
+    >>> is_scope_state(RNGScope(0).get_state()), is_scope_state((None, None))
+    (True, False)
+    """
+    if not (isinstance(state, tuple) and len(state) == 2):
+        return False
+    cpu, cuda = state
+    return is_generator_state(cpu) and (
+        cuda is None
+        or (isinstance(cuda, np.ndarray) and cuda.ndim == 1 and cuda.dtype == np.uint8)
+    )
 
 
 @contextlib.contextmanager
