@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -227,6 +228,46 @@ def test_changed_column_type_names_the_column():
     bad["num"] = bad["num"].astype(str)
     with pytest.raises(ValueError, match="'num' was numeric"):
         clf.predict(bad)
+
+
+def _csv_frames():
+    """A read_csv table whose boolean column has blanks (``object``: True, False,
+    NaN), the same rows without blanks (``bool``), and their classes."""
+    rng = np.random.RandomState(0)
+    a, member = rng.randn(120), rng.rand(120) > 0.5
+    blank = np.arange(120) % 7 == 0
+
+    def read(cells):
+        text = "a,member\n" + "\n".join(f"{x},{c}" for x, c in zip(a, cells))
+        return pd.read_csv(io.StringIO(text))
+
+    with_blanks = read(np.where(blank, "", member.astype(str)))
+    no_blanks = read(member & ~blank)  # the blanks False
+    y = np.where(member ^ (a > 1), "yes", "no")
+    return with_blanks, no_blanks, y
+
+
+def test_a_boolean_column_predicts_in_every_form_it_was_fitted_in():
+    """read_csv gives ``object`` for True / False with blanks and ``bool`` without:
+    a model fitted on either form serves the other (and the nullable "boolean")."""
+    with_blanks, no_blanks, y = _csv_frames()
+    assert with_blanks["member"].dtype == object and no_blanks["member"].dtype == bool
+    assert TableEncoder().fit(with_blanks).kinds_.tolist() == ["numeric", "numeric"]
+    nullable = with_blanks.astype({"member": "boolean"})
+    as_object = no_blanks.astype({"member": object})
+    clf = MLPClassifier(**FAST).fit(with_blanks, y)
+    np.testing.assert_array_equal(
+        clf.predict_proba(no_blanks), clf.predict_proba(as_object)
+    )
+    np.testing.assert_array_equal(
+        clf.predict_proba(with_blanks), clf.predict_proba(nullable)
+    )
+    clf = MLPClassifier(**FAST).fit(no_blanks, y)  # and the reverse
+    np.testing.assert_array_equal(
+        clf.predict_proba(with_blanks), clf.predict_proba(nullable)
+    )
+    blank = with_blanks.iloc[:1].assign(member=[None])  # one row, the value missing
+    assert np.isfinite(clf.predict_proba(blank)).all()
 
 
 def test_renamed_reordered_or_array_inputs_are_refused():

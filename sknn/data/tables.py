@@ -42,10 +42,19 @@ def is_dataframe(X: Any) -> bool:
     return type(X).__name__ == "DataFrame" and hasattr(X, "dtypes")
 
 
-def _kind(dtype) -> str:
-    """``"numeric"``, ``"categorical"`` or ``"other"`` for a column dtype."""
+def _kind(col) -> str:
+    """``"numeric"``, ``"categorical"`` or ``"other"`` for a column.
+
+    An ``object`` column whose values are booleans and missing values (what
+    ``read_csv`` gives for ``True`` / ``False`` with blanks) is ``"numeric"``, as a
+    ``bool`` or nullable ``"boolean"`` column is: the same column reads alike in
+    either form.
+    """
     import pandas as pd
 
+    dtype = col.dtype
+    if pd.api.types.is_object_dtype(dtype) and _all_bool(col):
+        return "numeric"
     if isinstance(dtype, pd.CategoricalDtype):
         return "categorical"
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
@@ -53,6 +62,24 @@ def _kind(dtype) -> str:
     if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         return "categorical"
     return "other"
+
+
+def _all_bool(col) -> bool:
+    """Whether an ``object`` column holds booleans and missing values only (at
+    least one boolean)."""
+    import pandas as pd
+
+    return pd.api.types.infer_dtype(col, skipna=True) == "boolean"
+
+
+def _accepts(kind: str, col) -> bool:
+    """Whether ``col`` can be read as a column fitted as ``kind``: its own kind, or
+    an ``object`` column of missing values only (either kind)."""
+    import pandas as pd
+
+    if _kind(col) == kind:
+        return True
+    return pd.api.types.is_object_dtype(col.dtype) and bool(col.isna().all())
 
 
 def needs_table_path(X: Any, *, check_missing: bool = True) -> bool:
@@ -132,9 +159,11 @@ class TableEncoder:
     deviation of the fit's rows (missing values become the mean, 0, and a column that
     had missing values at fit gets a 0/1 indicator). Categorical columns (pandas
     ``category``, string, object) become integer codes for embeddings; an ordered
-    categorical also gives its rank, scaled to ``[0, 1]``, as a number. Columns
-    keep their fitted kind: a frame whose column changed from categorical to numeric
-    (or back) between fit and predict gets a ``ValueError``.
+    categorical also gives its rank, scaled to ``[0, 1]``, as a number. Booleans
+    are numbers in every form (``bool``, nullable ``"boolean"``, ``object`` of
+    booleans and missing values). Columns keep their fitted kind: a frame whose
+    column changed from categorical to numeric (or back) between fit and predict
+    gets a ``ValueError``.
 
     Attributes
     ----------
@@ -181,7 +210,7 @@ class TableEncoder:
         kinds, categories, missing, levels, means, scales = [], [], [], [], [], []
         for name in columns:
             col = X[name]
-            kind = _kind(col.dtype)
+            kind = _kind(col)
             if kind == "other":
                 raise ValueError(
                     f"Column {name!r} has dtype {col.dtype}, which sknn cannot read: "
@@ -255,12 +284,11 @@ class TableEncoder:
         i_num = i_cat = 0
         for name, kind, had_missing in zip(columns, self.kinds_, self.missing_):
             col = X[name]
-            now = _kind(col.dtype)
-            if now != kind:
+            if not _accepts(kind, col):
                 raise ValueError(
                     f"Column {name!r} was {kind} when the estimator was fitted and is "
-                    f"{col.dtype} now ({now}); pass the columns with their fitted "
-                    "dtypes."
+                    f"{col.dtype} now ({_kind(col)}); pass the columns with their "
+                    "fitted dtypes."
                 )
             if kind == "numeric":
                 values = _numeric(col, name)
