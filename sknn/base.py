@@ -621,9 +621,15 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
                 stacklevel=2,
             )
         elif trainer.stop_reason == "non-finite":  # no finite epoch to fall back on
+            hint = (
+                ' Fitting in float64 (dtype="float64") widens the range of the loss '
+                "and gradients."
+                if self._torch_dtype() == torch.float32
+                else ""
+            )
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
-                "contain large values and need to be preprocessed."
+                "contain large values and need to be preprocessed." + hint
             )
         elif not incremental and not trainer.stop_training:
             warnings.warn(

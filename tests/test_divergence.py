@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from sknn import MLPClassifier, MLPRegressor, NeuralNetRegressor
 from sknn.callbacks import Callback
@@ -69,7 +70,10 @@ def test_warm_fit_that_diverges_keeps_the_previous_weights(data, engine):
     # the weights of the first fit are kept. (Inputs x10: the step overflows.)
     X, y = data
     X = X * 10
-    reg = MLPRegressor((8,), solver="sgd", max_iter=5, random_state=0, warm_start=True)
+    reg = MLPRegressor(
+        (8,), solver="sgd", max_iter=5, random_state=0, warm_start=True,
+        dtype="float32",  # a step of 1e38 overflows float32, not float64
+    )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         before = reg.fit(X, y).predict(X)
@@ -176,6 +180,42 @@ def test_stacked_divergence_is_per_model_and_matches_single_fits(data):
         assert s.n_iter_ == a.n_iter_
         np.testing.assert_allclose(s.predict(X), a.predict(X), rtol=1e-4, atol=1e-4)
         assert np.isfinite(s.predict(X)).all()
+
+
+@pytest.mark.parametrize("engine", ["single", "stacked"])
+def test_huge_float64_inputs_fit_as_scikit_learns_do(engine):
+    # Losses of 1e58 are finite in float64; the epoch's read-out used to cast
+    # them to float32 (infinite) and call the fit diverged.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(100, 5) * 1e30, rng.randn(100)
+    ours = MLPRegressor(max_iter=3, random_state=0, device="cpu")
+    theirs = SkMLPRegressor(max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(X, y)
+        if engine == "single":
+            ours.fit(X, y)
+        else:
+            [(error, _)] = _fit_many([ours], [(X, y, None)])
+            assert error is None
+    assert ours.stop_reason_ is None  # trained its 3 epochs, as scikit-learn's did
+    for est in (ours, theirs):
+        assert all(np.isfinite(c).all() for c in est.coefs_ + est.intercepts_)
+        assert np.isfinite(est.predict(X)).all()
+    assert 0.1 < ours.loss_ / theirs.loss_ < 10  # both about 4e58
+
+
+def test_huge_float32_inputs_name_float64():
+    # In float32 the gradients of 1e30 inputs overflow (scikit-learn computes its
+    # regression loss and gradients in float64 then): the error says what to do.
+    rng = np.random.RandomState(0)
+    X, y = (rng.randn(100, 5) * 1e30).astype(np.float32), rng.randn(100)
+    with pytest.raises(ValueError, match=NON_FINITE + '.*dtype="float64"'):
+        MLPRegressor(max_iter=3, random_state=0, device="cpu").fit(X, y)
+    wide = MLPRegressor(max_iter=3, random_state=0, device="cpu", dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert np.isfinite(wide.fit(X, y).predict(X)).all()
 
 
 def test_input_beyond_float32_range_names_float64(data):

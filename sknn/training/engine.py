@@ -165,8 +165,41 @@ def finite_flag(
     tensors = [t for t in tensors if t.is_floating_point() and t.numel()]
     if not tensors:
         return torch.ones((), dtype=torch.bool, device=device)
-    ends = [torch.stack(torch.aminmax(t.reshape(-1))).float() for t in tensors]
+    dtype = widest_dtype(tensors)
+    ends = [torch.stack(torch.aminmax(t.reshape(-1))).to(dtype) for t in tensors]
     return torch.isfinite(torch.cat(ends)).all()
+
+
+def widest_dtype(tensors: Sequence[torch.Tensor]) -> torch.dtype:
+    """float64 when one of ``tensors`` is float64, else float32.
+
+    Values gathered into one tensor (one host sync) keep their range: a float64 loss
+    of 1e58 is finite, and float32 would read it as infinite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.engine import widest_dtype
+    >>> widest_dtype([torch.ones(1), torch.ones(1, dtype=torch.float64)])
+    torch.float64
+    """
+    wide = any(t.dtype == torch.float64 for t in tensors)
+    return torch.float64 if wide else torch.float32
+
+
+def read_values(values: Sequence[torch.Tensor]) -> list:
+    """Scalars (0-d device tensors) read on the host in one sync, in
+    :func:`widest_dtype`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.engine import read_values
+    >>> read_values([torch.tensor(1e58, dtype=torch.float64), torch.tensor(True)])
+    [1e+58, 1.0]
+    """
+    dtype = widest_dtype(values)
+    return torch.stack([v.to(dtype) for v in values]).tolist()
 
 
 def one_row_batch_error(n_samples: int, batch_size: int) -> ValueError:
@@ -568,7 +601,7 @@ class Trainer:
             if v_score is not None:
                 values.append(v_score)
         # The one host sync of the epoch.
-        read = torch.stack([v.float() for v in values]).tolist()
+        read = read_values(values)
         self._epochs_run += 1
         loss = read.pop(0)
         if not (math.isfinite(loss) and read.pop(0) == 1.0):

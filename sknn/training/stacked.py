@@ -35,6 +35,8 @@ from sknn.training.engine import (
     Trainer,
     format_record,
     has_batch_norm,
+    read_values,
+    widest_dtype,
 )
 
 
@@ -379,10 +381,11 @@ class StackedTrainer:
 
     def _finite(self) -> torch.Tensor:
         """Per stacked model: whether all its weights and buffers are finite."""
+        state = [p for p in self._state() if p.is_floating_point() and p[0].numel()]
+        dtype = widest_dtype(state)
         ends = [
-            torch.stack(torch.aminmax(p.reshape(p.shape[0], -1), dim=1)).float()
-            for p in self._state()
-            if p.is_floating_point() and p[0].numel()
+            torch.stack(torch.aminmax(p.reshape(p.shape[0], -1), dim=1)).to(dtype)
+            for p in state
         ]
         if not ends:
             return torch.ones(len(self.active), device=self.device)
@@ -556,7 +559,7 @@ class StackedTrainer:
             values.append(vloss)
             if vscore is not None:
                 values.append(vscore)
-        read = torch.stack([v.float() for v in values]).tolist()
+        read = read_values(values)
         dur = time.perf_counter() - tic
         keep = []
         for i, k in enumerate(self.active):
