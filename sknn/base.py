@@ -545,8 +545,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         if is_regressor(self):
             target = "values"
         else:
-            multiclass = self._encoder.target_type_ == "multiclass"
-            target = "indices" if multiclass else "logits"
+            target = self._encoder.target_type_.replace("-indicator", "")
         loss = UserLoss(
             self.criterion,
             self._nested("criterion"),
