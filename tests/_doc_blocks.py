@@ -94,27 +94,8 @@ def _kind(language: str, source: str) -> str:
     return language.lower() or "text"
 
 
-def rst_blocks(path: Path, text: str | None = None) -> list[Block]:
-    """The code blocks of an RST page, in order.
-
-    Parameters
-    ----------
-    path : Path
-        The page (read when ``text`` is None).
-    text : str, optional
-        The page's text.
-
-    Returns
-    -------
-    list of Block
-
-    Examples
-    --------
-    >>> page = "Fit it::\\n\\n    x = 1\\n\\n.. code-block:: bash\\n\\n    ls\\n"
-    >>> [(b.lineno, b.language) for b in rst_blocks(Path("p.rst"), page)]
-    [(3, 'python'), (7, 'bash')]
-    """
-    lines = (path.read_text(encoding="utf-8") if text is None else text).splitlines()
+def _rst_blocks(path: Path, lines: list[str]) -> list[Block]:
+    """The code blocks of an RST page, in order."""
     blocks: list[Block] = []
     pending: str | None = None
     i = 0
@@ -161,27 +142,8 @@ def rst_blocks(path: Path, text: str | None = None) -> list[Block]:
     return blocks
 
 
-def markdown_blocks(path: Path, text: str | None = None) -> list[Block]:
-    """The fenced code blocks of a Markdown page, in order.
-
-    Parameters
-    ----------
-    path : Path
-        The page (read when ``text`` is None).
-    text : str, optional
-        The page's text.
-
-    Returns
-    -------
-    list of Block
-
-    Examples
-    --------
-    >>> page = "<!-- skip-doc-test: a GPU -->\\n```python\\nx = 1\\n```\\n"
-    >>> [(b.lineno, b.language, b.skip_reason) for b in markdown_blocks(Path("R.md"), page)]
-    [(3, 'python', 'a GPU')]
-    """
-    lines = (path.read_text(encoding="utf-8") if text is None else text).splitlines()
+def _markdown_blocks(path: Path, lines: list[str]) -> list[Block]:
+    """The fenced code blocks of a Markdown page, in order."""
     blocks: list[Block] = []
     pending: str | None = None
     i = 0
@@ -208,18 +170,30 @@ def markdown_blocks(path: Path, text: str | None = None) -> list[Block]:
     return blocks
 
 
-def page_blocks(path: Path) -> list[Block]:
-    """The code blocks of a page: Markdown for ``.md`` files, RST otherwise.
+def page_blocks(path: Path, text: str | None = None) -> list[Block]:
+    """The code blocks of a page, in order: Markdown for ``.md`` files, else RST.
 
     Parameters
     ----------
     path : Path
-        The page.
+        The page (read when ``text`` is None).
+    text : str, optional
+        The page's text.
 
     Returns
     -------
     list of Block
+
+    Examples
+    --------
+    >>> page = "Fit it::\\n\\n    x = 1\\n\\n.. code-block:: bash\\n\\n    ls\\n"
+    >>> [(b.lineno, b.language) for b in page_blocks(Path("p.rst"), page)]
+    [(3, 'python'), (7, 'bash')]
+    >>> page = "<!-- skip-doc-test: a GPU -->\\n```python\\nx = 1\\n```\\n"
+    >>> [(b.lineno, b.skip_reason) for b in page_blocks(Path("R.md"), page)]
+    [(3, 'a GPU')]
     """
+    lines = (path.read_text(encoding="utf-8") if text is None else text).splitlines()
     if path.suffix == ".md":
-        return markdown_blocks(path)
-    return rst_blocks(path)
+        return _markdown_blocks(path, lines)
+    return _rst_blocks(path, lines)

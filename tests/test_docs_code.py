@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from _doc_blocks import Block, markdown_blocks, page_blocks, rst_blocks
+from _doc_blocks import Block, page_blocks
 from sklearn.exceptions import ConvergenceWarning
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,7 +225,9 @@ def test_blocks_found_in_every_form():
         ".. code-block:: bash\n\n    torchrun train.py\n\n"
         ".. note::\n\n    Not code.\n"
     )
-    found = [(b.lineno, b.language, b.skip_reason) for b in rst_blocks(Path("p"), rst)]
+    found = [
+        (b.lineno, b.language, b.skip_reason) for b in page_blocks(Path("p.rst"), rst)
+    ]
     assert found == [
         (3, "python", None),
         (8, "python", None),
@@ -235,7 +237,7 @@ def test_blocks_found_in_every_form():
     ]
     md = "```python\nx = 1\n```\n\n```bash\nls\n```\n<!-- skip-doc-test: slow -->\n```py\ny\n```\n"
     found = [
-        (b.lineno, b.language, b.skip_reason) for b in markdown_blocks(Path("m"), md)
+        (b.lineno, b.language, b.skip_reason) for b in page_blocks(Path("m.md"), md)
     ]
     assert found == [(2, "python", None), (6, "bash", None), (10, "python", "slow")]
 
@@ -244,11 +246,11 @@ def test_printed_figure_checked(tmp_path):
     """A figure shown after a print is compared with what the code prints."""
     page = tmp_path / "page.rst"
     page.write_text("Run::\n\n    print(0.5)  # about 0.97\n")
-    (block,) = rst_blocks(page)
+    (block,) = page_blocks(page)
     with pytest.raises(AssertionError, match=r"shows 0\.97 but printed 0\.5"):
         _run_python(block, {})
     page.write_text("Run::\n\n    print(0.96)  # about 0.97\n")
-    (block,) = rst_blocks(page)
+    (block,) = page_blocks(page)
     _run_python(block, {})
 
 
@@ -261,6 +263,7 @@ def test_doctest_numbers_loose():
 
 
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|[\s|:-]+\|\s*$")  # |---|---| under a header
 
 
 @pytest.mark.parametrize(
@@ -269,15 +272,17 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
     ids=lambda p: p.relative_to(ROOT).as_posix(),
 )
 def test_markdown_tables_are_whole(page):
-    """A blank line inside a Markdown table ends it: the rows after it show as text."""
-    lines = page.read_text(encoding="utf-8").splitlines()
-    for i in range(1, len(lines) - 1):
+    """A blank line inside a Markdown table ends it: the rows after it show as text.
+
+    Two tables one after the other are fine: the second starts with a header row and
+    its rule.
+    """
+    lines = [*page.read_text(encoding="utf-8").splitlines(), ""]
+    for i in range(1, len(lines) - 2):
         if (
             not lines[i].strip()
             and _TABLE_ROW.match(lines[i - 1])
             and _TABLE_ROW.match(lines[i + 1])
-            and not re.match(
-                r"^\s*\|[\s|:-]+\|\s*$", lines[i + 2] if i + 2 < len(lines) else ""
-            )
+            and not _TABLE_RULE.match(lines[i + 2])
         ):
             pytest.fail(f"{page.name}:{i + 1}: a blank line breaks a table in two")
