@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context, clone, is_regressor
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -41,6 +41,7 @@ from sknn.data.adapters import (
 )
 from sknn.data.split import validation_split
 from sknn.finetune import FineTuneMixin
+from sknn.targets import TargetHandler
 from sknn.training import (
     SOLVERS,
     History,
@@ -116,8 +117,18 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         "loader_kwargs": [dict, None],
     }
 
+    #: The estimator's kind of targets (:mod:`sknn.targets`), declared by the
+    #: classifier and regressor mixins.
+    _targets_type: type[TargetHandler] = TargetHandler
+    #: Whether ``uint8`` inputs are divided by 255 (images and sequences).
+    _scales_uint8: bool = False
+
     # ------------------------------------------------------------------ hooks to fill
     def _build_module(self, meta: dict) -> torch.nn.Module:  # pragma: no cover
+        raise NotImplementedError
+
+    def _new_targets(self) -> TargetHandler:  # pragma: no cover
+        """A target handler configured from the parameters (not fitted)."""
         raise NotImplementedError
 
     def _validate_inputs(self, X, *, reset: bool, y=None):
@@ -129,7 +140,14 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         )
         if y is None:
             return validate_data(self, X, **kwargs), None
-        return validate_data(self, X, y, multi_output=True, **self._y_check(), **kwargs)
+        return validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=self._targets_type.y_numeric,
+            **kwargs,
+        )
 
     def _meta(self, X) -> dict:
         """Fit-time facts handed to ``_build_module``."""
@@ -286,26 +304,32 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         keep = hasattr(self, "module_") and (
             incremental or self.warm_start or fine_tune is not None
         )
+        targets = self._new_targets()
         if isinstance(X, StreamInput):  # batches are validated as they stream
             X, y = X.validate(
                 self._validate_inputs,
                 y,
                 reset=not keep,
-                y_transform=lambda t: self._encoder_transform(self._prepare_y_array(t)),
+                y_transform=lambda t: targets.transform(targets.prepare(t)),
             )
         else:
             X, y = self._validate_inputs(X, y=y, reset=not keep)
-        y = self._prepare_y_array(y)
+        y = targets.prepare(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        y_enc = self._encode_targets(
+        first = not keep or ft.get("new_head", False)
+        y_enc = targets.encode(
             y,
-            first=not keep or ft.get("new_head", False),
+            previous=None if first else self._targets_,
             incremental=incremental,
             classes=classes,
+            warm_start=self.warm_start,
             sample_weight=sample_weight,
         )
-        sample_weight = self._combine_weights(sample_weight, y)
+        self._targets_ = targets
+        for name, value in targets.attributes().items():
+            setattr(self, name, value)
+        sample_weight = targets.sample_weight(sample_weight, y)
 
         device = resolve_device(self.device)
         # Launched by torchrun: one network, data-parallel over the processes.
@@ -329,7 +353,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         if not keep:
             self._dtype_ = self._fit_dtype(X, device)
             self._meta_ = self._meta(X)
-            self._meta_.update(n_outputs=self._n_net_outputs())
+            self._meta_.update(n_outputs=targets.n_outputs)
             with torch_seed(seed, device):
                 self.module_ = self._build_module(dict(self._meta_)).to(
                     device=device, dtype=self._torch_dtype()
@@ -356,19 +380,19 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             early_stopping or any(cb.requires_validation for cb in callbacks)
         )
         fdtype = self._torch_dtype()
-        ydtype = self._target_dtype() or fdtype
+        ydtype = targets.dtype or fdtype
         data = self._training_source(X, y_enc, sample_weight, device, ydtype, fdtype)
         valid = None
         if eval_set is not None:
             X_val, y_val = self._validate_inputs(
                 eval_set[0], y=eval_set[1], reset=False
             )
-            y_val = self._encoder_transform(self._prepare_y_array(y_val))
+            y_val = targets.transform(targets.prepare(y_val))
             valid = TensorData(
                 X_val, y_val, None, device, y_dtype=ydtype, x_dtype=fdtype
             )
         elif needs_valid:
-            stratify = self._stratify_labels(y_enc)
+            stratify = targets.stratify(y_enc)
             if early_stopping:
                 _check_early_stopping_split(
                     X.shape[0], self.validation_fraction, stratify
@@ -439,9 +463,9 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             max_fun=self.max_fun,
             penalty_in_loss=penalty_in_loss,
         )
-        loss_fn, score_fn = self._loss_and_score()
+        loss_fn, score_fn = targets.losses()
         if getattr(self, "criterion", None) is not None:
-            loss_fn = self._user_loss(device, sample_weight is not None)
+            loss_fn = self._user_loss(targets, device, sample_weight is not None)
         generator = torch.Generator().manual_seed(seed + 1)
         rng = RNGScope(seed + 2)  # dropout and any other draw of the forward pass
         if incremental and getattr(self, "_shuffle_state", None) is not None:
@@ -541,15 +565,13 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         )
         self._warn_on_stop(run.trainer, run.incremental)
 
-    def _user_loss(self, device: torch.device, weighted: bool) -> UserLoss:
-        if is_regressor(self):
-            target = "values"
-        else:
-            target = self._encoder.target_type_.replace("-indicator", "")
+    def _user_loss(
+        self, targets: TargetHandler, device: torch.device, weighted: bool
+    ) -> UserLoss:
         loss = UserLoss(
             self.criterion,
             self._nested("criterion"),
-            target=target,
+            target=targets.criterion_target,
             device=device,
             dtype=self._torch_dtype(),
         )
@@ -763,7 +785,14 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        """The estimator's state for pickle and :func:`sknn.save`: the network on the
+        CPU, the optimiser's state apart, the target handler's fitted state under its
+        own name (:meth:`~sknn.targets.TargetHandler.state`)."""
+        # A copy: object.__getstate__ returns the instance's own __dict__.
+        state = dict(super().__getstate__())
+        targets = state.pop("_targets_", None)
+        if targets is not None:
+            state.update(targets.state())
         module = state.get("module_")
         if module is not None and next(module.parameters(), torch.empty(0)).is_cuda:
             state["module_"] = copy.deepcopy(module).to("cpu")
@@ -775,10 +804,23 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`__getstate__`'s state (also a model file's attributes).
+
+        Raises
+        ------
+        ValueError
+            When the target handler's state disagrees with the fitted attributes.
+        """
+        state = dict(state)
+        name = self._targets_type.state_name
+        if name and name in state:
+            state["_targets_"] = self._targets_type.restore(state)
+            del state[name]
         device = state.get("device_")
         if device is not None and device.startswith("cuda"):
             if torch.cuda.is_available():
-                state["module_"] = state["module_"].to(device)
+                if state.get("module_") is not None:
+                    state["module_"] = state["module_"].to(device)
             else:
                 state["device_"] = "cpu"
         super().__setstate__(state)

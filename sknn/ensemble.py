@@ -173,7 +173,7 @@ class DeepEnsembleClassifier(ClassifierMixin, _DeepEnsemble):
         ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
         proba = self.predict_proba(X)
-        if self.estimators_[0]._encoder.target_type_ == "multilabel-indicator":
+        if self.estimators_[0]._targets_.target_type == "multilabel-indicator":
             return (proba > 0.5).astype(int)
         return self.classes_[np.argmax(proba, axis=1)]
 

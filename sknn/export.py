@@ -69,96 +69,10 @@ class _Served(nn.Module):
         return self.head(self.prepare(x))
 
 
-class _ClassifierGraph(nn.Module):
-    """The network, then probabilities and label indices (or labels)."""
-
-    def __init__(self, module: nn.Module, target_type: str, classes) -> None:
-        super().__init__()
-        self.module = module
-        self.target_type = target_type
-        self.register_buffer("classes", classes, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.module(x)
-        if self.target_type == "multilabel-indicator":
-            return (out > 0).long(), torch.sigmoid(out)
-        if self.target_type == "binary":
-            p = torch.sigmoid(out)
-            proba = torch.cat([1 - p, p], dim=1)
-            idx = (out[:, 0] > 0).long()
-        else:
-            proba = torch.softmax(out, dim=1)
-            idx = out.argmax(dim=1)
-        if self.classes is not None:
-            return self.classes[idx], proba
-        return idx, proba
-
-
-class _RegressorGraph(nn.Module):
-    """The network, then the target scaling undone (and the Poisson link)."""
-
-    def __init__(self, module, mean, scale, *, exp: bool, ravel: bool) -> None:
-        super().__init__()
-        self.module = module
-        self.exp = exp
-        self.ravel = ravel
-        self.register_buffer("mean", mean, persistent=False)
-        self.register_buffer("scale", scale, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.module(x)
-        if self.exp:
-            out = torch.exp(out)
-        out = out * self.scale + self.mean
-        return out[:, 0] if self.ravel else out
-
-
-def _class_tensor(classes: np.ndarray) -> tuple[torch.Tensor | None, list | None]:
-    """The labels as a tensor the graph can index, or ``(None, strings)`` for string
-    labels (decoded by an ONNX ``LabelEncoder`` node after export)."""
-    kind = classes.dtype.kind
-    if kind == "b":
-        return torch.as_tensor(classes, dtype=torch.bool), None
-    if kind in "iu":
-        return torch.as_tensor(classes.astype(np.int64)), None
-    if kind == "f":
-        return torch.as_tensor(classes.astype(np.float64)), None
-    if kind in "US" or (kind == "O" and all(isinstance(c, str) for c in classes)):
-        return None, [str(c) for c in classes]
-    raise ValueError(
-        f"Cannot export class labels of dtype {classes.dtype} "
-        f"({classes[:3].tolist()}...) to ONNX: labels must be all integers, all floats, "
-        "all booleans or all strings."
-    )
-
-
 def _graph(estimator, dtype: torch.dtype) -> tuple[nn.Module, list[str], list | None]:
     """The module to export, its output names and the string labels (if any)."""
-    from sknn.estimators._classifier import NeuralNetClassifierMixin
-    from sknn.estimators._regressor import NeuralNetRegressorMixin
-
     module = copy.deepcopy(estimator.module_).to(device="cpu", dtype=dtype).eval()
-    if isinstance(estimator, NeuralNetClassifierMixin):
-        enc = estimator._encoder
-        strings = None
-        classes = None
-        if enc.target_type_ != "multilabel-indicator":
-            classes, strings = _class_tensor(np.asarray(estimator.classes_))
-        graph = _ClassifierGraph(module, enc.target_type_, classes)
-        return graph, ["label", "probabilities"], strings
-    if isinstance(estimator, NeuralNetRegressorMixin):
-        scaler = estimator._scaler
-        graph = _RegressorGraph(
-            module,
-            torch.as_tensor(scaler.mean_, dtype=dtype),
-            torch.as_tensor(scaler.scale_, dtype=dtype),
-            exp=estimator.loss == "poisson",
-            ravel=estimator.n_outputs_ == 1,
-        )
-        return graph, ["variable"], None
-    raise TypeError(  # pragma: no cover - every sknn estimator is one of the two
-        f"{type(estimator).__name__} is neither an sknn classifier nor a regressor."
-    )
+    return estimator._targets_.export_head(module, dtype)
 
 
 def _sample_shape(estimator) -> tuple[int, ...]:
@@ -172,10 +86,7 @@ def _is_sequence_model(estimator) -> bool:
 
 def _scales_uint8(estimator) -> bool:
     """Whether ``predict`` divides ``uint8`` input by 255 (images and sequences)."""
-    from sknn.estimators.cnn import _CNNMixin
-    from sknn.estimators.rnn import _RNNMixin
-
-    return isinstance(estimator, (_CNNMixin, _RNNMixin))
+    return type(estimator)._scales_uint8
 
 
 _INPUT_DTYPES = {

@@ -19,11 +19,8 @@ from __future__ import annotations
 import warnings
 from numbers import Integral, Real
 
-import numpy as np
 import torch
-from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -179,18 +176,6 @@ class _FrozenNormEval(Callback):
 class FineTuneMixin:
     """Adds :meth:`fine_tune` to sknn estimators."""
 
-    def _fine_tune_needs_new_head(self, y) -> bool:
-        if is_classifier(self):
-            y = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
-            multilabel = type_of_target(y) == "multilabel-indicator"
-            was_multilabel = self._encoder.target_type_ == "multilabel-indicator"
-            if multilabel or was_multilabel:
-                return multilabel != was_multilabel or y.shape[1] != self.n_outputs_
-            return not set(unique_labels(y)) <= set(self.classes_)
-        y = np.asarray(y)
-        n_out = 1 if y.ndim == 1 else y.shape[1]
-        return n_out != self.n_outputs_
-
     def fine_tune(
         self,
         X,
@@ -287,7 +272,7 @@ class FineTuneMixin:
             raise ValueError(f"head must be 'auto', 'new' or 'keep'; got {head!r}.")
         if y is None:
             raise ValueError("fine_tune requires y.")
-        differs = self._fine_tune_needs_new_head(y)
+        differs = self._targets_.needs_new_head(y)
         if head == "keep" and differs:
             raise ValueError(
                 "head='keep' but y does not fit the current head: it has classes not in "
@@ -299,8 +284,8 @@ class FineTuneMixin:
         def prepare(seed: int, device: torch.device) -> None:
             if new_head:
                 with torch_seed(seed, device):
-                    replace_head(self.module_, self._n_net_outputs())
-                self._meta_["n_outputs"] = self._n_net_outputs()
+                    replace_head(self.module_, self.n_outputs_)
+                self._meta_["n_outputs"] = self.n_outputs_
             frozen.extend(freeze_body(self.module_, freeze))
 
         if learning_rate_init is None:

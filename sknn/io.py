@@ -150,13 +150,17 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
         params["module"] = None
     enc_params = {k: enc(v, f"parameter {k!r}") for k, v in params.items()}
 
-    # Stored apart (or, for float16's loss scale, restarted after loading).
-    skip = {"module_", "optimizer_", "_optimizer_state", "_grad_scaler"}
-    attrs = {}
-    for key, value in vars(estimator).items():
-        if key in params or key in skip:
-            continue
-        attrs[key] = enc(value, f"attribute {key!r}")
+    # The estimator's pickled state (BaseNeuralNet.__getstate__), the network's
+    # weights and the optimiser's state stored in their own members.
+    state = estimator.__getstate__()
+    module = state.pop("module_", None)
+    opt_state = state.pop("_optimizer_state", None)
+    state.pop("optimizer_", None)
+    attrs = {
+        key: enc(value, f"attribute {key!r}")
+        for key, value in state.items()
+        if key not in params
+    }
     if enc.dropped:
         warnings.warn(
             "sknn.save did not store: " + "; ".join(enc.dropped) + ". Set them again "
@@ -166,23 +170,17 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
         )
 
     files: dict[str, bytes] = {}
-    module = getattr(estimator, "module_", None)
     frozen: list[str] = []
     if module is not None:
-        state = {
+        weights = {
             k: v.detach().to("cpu").contiguous().clone()
             for k, v in module.state_dict().items()
         }
-        files[_WEIGHTS] = st_save(state)
+        files[_WEIGHTS] = st_save(weights)
         frozen = [n for n, p in module.named_parameters() if not p.requires_grad]
-        opt = getattr(estimator, "optimizer_", None)
-        opt_state = opt.state_dict() if opt is not None else None
-        opt_state = opt_state or getattr(estimator, "_optimizer_state", None)
         if opt_state is not None:
             buf = io.BytesIO()
-            from sknn.base import _to_cpu
-
-            torch.save(_to_cpu(opt_state), buf)
+            torch.save(opt_state, buf)
             files[_OPTIMIZER] = buf.getvalue()
     meta = {
         "format": FORMAT_NAME,
@@ -459,9 +457,11 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
             raise ValueError(f"{name!r} sets an attribute {key[:80]!r} it may not set.")
         if key in checks and not checks[key](value):
             raise ValueError(f"{name!r} has a malformed {key!r}.")
-    est.__dict__.update(attrs)
+    try:  # the estimator restores its own state (its target handler checks it)
+        est.__setstate__(attrs)
+    except ValueError as exc:
+        raise ValueError(f"{name!r} {exc}.") from exc
     fitted_meta = attrs.get("_meta_")
-    encoder = attrs.get("_encoder")
     if fitted_meta is not None:
         if "n_features_in_" in attrs and fitted_meta.get("n_features_in") not in (
             None,
@@ -473,25 +473,9 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
             attrs["n_outputs_"],
         ):
             raise ValueError(f"{name!r} disagrees with itself on n_outputs_.")
-    if encoder is not None and hasattr(encoder, "n_outputs_"):
-        same = (
-            encoder.n_outputs_ == attrs.get("n_outputs_", encoder.n_outputs_)
-            and len(encoder.classes_) == len(attrs.get("classes_", encoder.classes_))
-            and (
-                encoder.target_type_ == "multilabel-indicator"
-                or len(encoder.classes_) == len(encoder._encoder.classes_)
-            )
-        )
-        if not same:
-            raise ValueError(f"{name!r} disagrees with itself on its classes.")
     table = attrs.get("_table")
     if table is not None and not _table_agrees(table, fitted_meta, attrs):
         raise ValueError(f"{name!r} disagrees with itself on its table encoding.")
-    scaler = attrs.get("_scaler")
-    if scaler is not None and hasattr(scaler, "mean_"):
-        n_out = attrs.get("n_outputs_", len(scaler.mean_))
-        if len(scaler.mean_) != n_out or len(scaler.scale_) != n_out:
-            raise ValueError(f"{name!r} disagrees with itself on its target scaling.")
 
 
 def _table_agrees(table: Any, meta: Any, attrs: dict) -> bool:

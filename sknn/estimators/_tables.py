@@ -30,7 +30,7 @@ def check_targets(estimator, y, n_samples: int) -> np.ndarray:
     y = check_array(
         y,
         ensure_2d=False,
-        dtype="numeric" if estimator._y_check().get("y_numeric") else None,
+        dtype="numeric" if estimator._targets_type.y_numeric else None,
         input_name="y",
     )
     if y.shape[0] != n_samples:

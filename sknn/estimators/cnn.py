@@ -104,11 +104,13 @@ _INPUT_NOTE = """
 class _CNNMixin:
     """Image / signal inputs and the convolutional module."""
 
+    _scales_uint8 = True
+
     def _validate_inputs(self, X, *, reset: bool, y=None):
         shape_param = self.input_shape if reset else self.input_shape_
         kwargs = dict(dtype=[np.float32, np.float64], reset=reset)
         if y is not None:
-            kwargs.update(multi_output=True, **self._y_check())
+            kwargs.update(multi_output=True, y_numeric=self._targets_type.y_numeric)
         arr = _as_array(X)
         if arr is not None and arr.ndim >= 2 and arr.shape[0] == 0:
             raise ValueError(

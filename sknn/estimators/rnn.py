@@ -99,6 +99,8 @@ _INPUT_NOTE = """
 class _RNNMixin:
     """Sequence inputs and the recurrent module."""
 
+    _scales_uint8 = True
+
     def _validate_inputs(self, X, *, reset: bool, y=None):
         shape_param = self.input_shape
         if isinstance(X, (list, tuple, np.ndarray)) and len(X) == 0:
@@ -136,9 +138,7 @@ class _RNNMixin:
         self._check_step_features(Xs.shape[2], reset=reset)
         if y is None:
             return Xs, None
-        return Xs, check_targets(
-            y, Xs.shape[0], numeric=self._y_check().get("y_numeric", False)
-        )
+        return Xs, check_targets(y, Xs.shape[0], numeric=self._targets_type.y_numeric)
 
     def _validate_table(self, X, arr, *, reset: bool, y=None):
         kwargs = dict(dtype=[np.float32, np.float64], reset=reset)
@@ -146,7 +146,12 @@ class _RNNMixin:
             Xv, yv = validate_data(self, X, **kwargs), None
         else:
             Xv, yv = validate_data(
-                self, X, y, multi_output=True, **self._y_check(), **kwargs
+                self,
+                X,
+                y,
+                multi_output=True,
+                y_numeric=self._targets_type.y_numeric,
+                **kwargs,
             )
         if getattr(arr, "dtype", None) == np.uint8:
             Xv = Xv / Xv.dtype.type(255)
