@@ -257,6 +257,7 @@ class Model:
     #: Fit on the frame with its string columns as pandas categories.
     categories: bool = False
     unavailable: Callable[[], str | None] = lambda: None
+    tasks: tuple[str, ...] = (REG, CLF)
 
 
 MODELS = {
@@ -277,29 +278,39 @@ FLOOR = "sknn-mlp"  # the tabular estimators must never score below it
 
 #: ``--ablation``: the tabular estimators with one element of the recipe switched off.
 ABLATIONS = {
-    "ensemble k=1": {"n_ensemble": 1},
+    "ensemble k=1": {"ensemble_size": 1},
     "no numeric embeddings": {"numeric_embedding": None},
-    "no smooth clipping": {"smooth_clip": False},
+    "no smooth clipping": {"smooth_clip": None},
+    "no feature scaling": {"feature_scaling": False},
+    "no weight decay": {"weight_decay": 0.0},
     "no label smoothing": {"label_smoothing": 0.0},
 }
 
 
-def _lacks(params: dict) -> str | None:
-    """Why the tabular estimators cannot take ``params``, if they cannot."""
-    if why := _has_tabular():
-        return why
-    missing = [p for p in params if p not in sknn.TabularClassifier().get_params()]
-    return f"no parameter {', '.join(missing)} in this sknn" if missing else None
+def _tabular_tasks(params: dict) -> tuple[str, ...]:
+    """The tasks whose tabular estimator has every parameter of ``params``."""
+    if _has_tabular():
+        return ()
+    return tuple(
+        task
+        for task in (REG, CLF)
+        if set(params) <= set(build_tabular(task, 0, 1).get_params())
+    )
 
 
 def ablation_models() -> list[Model]:
-    """The full tabular recipe, then one model per entry of ``ABLATIONS``."""
+    """The full tabular recipe, then one model per entry of ``ABLATIONS`` (for the
+    tasks whose estimator has its parameters: label smoothing is the classifier's)."""
     full = MODELS["tabular"]
-    return [full] + [
-        Model(f"tabular[{name}]", f"Tabular*, {name}", partial(build_tabular, **params),
-              full.quick, full.categories, partial(_lacks, params))
-        for name, params in ABLATIONS.items()
-    ]  # fmt: skip
+    variants = []
+    for name, params in ABLATIONS.items():
+        tasks = _tabular_tasks(params)
+        why = _has_tabular() or (None if tasks else f"no parameter {set(params)}")
+        variants.append(
+            Model(f"tabular[{name}]", f"Tabular*, {name}", partial(build_tabular, **params),
+                  full.quick, full.categories, lambda why=why: why, tasks)
+        )  # fmt: skip
+    return [full, *variants]
 
 
 def _final(model):
@@ -378,11 +389,12 @@ def warm_up(models: list[Model], table: Table, X, y, threads: int) -> None:
     """One untimed tiny fit per model: first-call costs (imports, torch's and BLAS's
     set-up) are not the models'."""
     rows = np.random.RandomState(0).permutation(len(y))[:300]
-    for model in models:
+    for model in (m for m in models if table.task in m.tasks):
         data = as_categories(X) if model.categories else X
-        est = make(model, table.task, 0, threads, quick=True)
         try:
-            est.fit(data.iloc[rows], y[rows])
+            make(model, table.task, 0, threads, quick=True).fit(
+                data.iloc[rows], y[rows]
+            )
         except Exception:  # its timed fit records the error
             pass
 
@@ -400,7 +412,7 @@ def run(tables: list[Table], models: list[Model], args, save: Callable) -> list[
             warm_up(models, table, X, y, args.threads)
             warmed.add(table.task)
         for split in args.split_ids:
-            for model in models:
+            for model in (m for m in models if table.task in m.tasks):
                 rec = fit_one(
                     model, table, frames[model.categories], y, split, args, run_id
                 )
