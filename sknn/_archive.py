@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 #: Largest ``meta.json`` a model file may declare (bytes, uncompressed).
@@ -20,6 +21,14 @@ MAX_META_BYTES = 256 << 20
 #: Largest ratio of a member's declared size to its compressed size (zip bombs).
 MAX_COMPRESSION_RATIO = 32
 SLACK = 64 << 10  # small members may compress better than the ratio
+#: Largest estimated memory (bytes) that parsing a file's JSON may take, per byte of
+#: the file. A long training history, the costliest legitimate content, takes
+#: about 70 (``tests/test_hostile_files.py`` checks a long one loads).
+MAX_JSON_COST_RATIO = 128
+#: Memory that parsing JSON may take whatever the file's size (small files).
+JSON_COST_FLOOR = 8 << 20
+#: Deepest nesting of JSON containers a model file may use.
+MAX_JSON_DEPTH = 64
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 # safetensors dtypes a network's state may use, with their sizes in bytes.
 _ST_DTYPES = {
@@ -59,6 +68,10 @@ class Archive:
     def read(self, member: str, limit: int) -> bytes:
         """Decompress ``member`` after checking its declared size against ``limit``,
         the archive's own size and a bounded compression ratio."""
+        return bytes(self._read(member, limit))
+
+    def _read(self, member: str, limit: int) -> bytearray:
+        """:meth:`read` into one buffer of the declared size (no second copy)."""
         info = self.infos[member]
         if info.compress_type not in _ZIP_METHODS:
             raise ValueError(
@@ -78,9 +91,15 @@ class Archive:
                 f"{info.compress_size} compressed bytes (a zip bomb?). Nothing was "
                 "loaded."
             )
+        data, filled = bytearray(info.file_size), 0
         try:
             with self.zf.open(info) as fh:
-                data = fh.read(info.file_size + 1)
+                while chunk := fh.read(min(1 << 20, info.file_size - filled) or 1):
+                    if filled + len(chunk) > info.file_size:
+                        filled += len(chunk)  # longer than declared
+                        break
+                    data[filled : filled + len(chunk)] = chunk
+                    filled += len(chunk)
         except (
             zipfile.BadZipFile,
             EOFError,
@@ -92,15 +111,24 @@ class Archive:
             raise ValueError(
                 f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
             ) from exc
-        if len(data) != info.file_size:
+        if filled != info.file_size:
             raise ValueError(f"{self.name!r} is corrupt: {member} has the wrong size.")
         return data
 
+    def json_budget(self) -> int:
+        """Bytes of memory that parsing this file's JSON may take (see
+        :func:`check_json`)."""
+        return MAX_JSON_COST_RATIO * self.size + JSON_COST_FLOOR
+
     def read_json(self, member: str, limit: int) -> Any:
-        """Read a JSON member; nesting too deep for Python is a ValueError."""
-        raw = self.read(member, limit)
+        """Read a JSON member, within :meth:`json_budget` and :data:`MAX_JSON_DEPTH`
+        (checked before any object is built)."""
+        raw = self._read(member, limit)
+        check_json(raw, self.json_budget(), f"{self.name!r} has a {member} that")
         try:
-            return json.loads(raw.decode())
+            text = raw.decode()
+            del raw  # the text alone while the objects are built
+            return json.loads(text)
         except RecursionError as exc:
             raise ValueError(
                 f"{self.name!r} has a {member} nested too deeply; refusing it."
@@ -112,6 +140,80 @@ class Archive:
 
     def close(self) -> None:
         self.zf.close()
+
+
+_CHUNK = 1 << 16  # bytes of JSON scanned at a time (about 1 MB of temporaries)
+
+
+def json_cost(raw: bytes | bytearray) -> tuple[int, int]:
+    r"""An upper bound of the memory ``json.loads(raw.decode())`` takes, and the
+    deepest nesting of ``raw``, found without building any object.
+
+    Counts, outside strings, the lists (``[``), objects (``{``), values (``,``)
+    and keys (``:``), and the strings and their bytes; each is charged what
+    CPython spends on it at most, twice for lists (parsed, then decoded by
+    :mod:`sknn._codec`: 128 bytes), an object 200, a value 48 ..., and the text
+    twice (the bytes and the decoded string; four times where it is not ASCII).
+    One vectorised pass over the bytes, a chunk at a time.
+
+    Examples
+    --------
+    >>> from sknn._archive import json_cost
+    >>> json_cost(b'{"a": [1, 2.5, "x"]}')
+    (788, 2)
+    >>> json_cost(b'["[[[", "\\\\", "\\"["]')[1]  # brackets in strings do not nest
+    1
+    """
+    if b"\\" in raw:  # escapes: an escaped backslash, then an escaped quote
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    codes = np.frombuffer(raw, np.uint8)
+    counts = np.zeros(256, dtype=np.int64)
+    quoted = depth = top = in_strings = n_quotes = 0
+    for start in range(0, len(codes), _CHUNK):
+        chunk = codes[start : start + _CHUNK]
+        quote = chunk == 34
+        n_quotes += int(np.count_nonzero(quote))
+        inside = (np.cumsum(quote, dtype=np.int32) + quoted) & 1
+        quoted = int(inside[-1])
+        in_strings += int(inside.sum())
+        outside = chunk[(inside == 0) & ~quote]
+        counts += np.bincount(outside, minlength=256)
+        step = ((outside == 91) | (outside == 123)).astype(np.int32)  # [ {
+        step -= (outside == 93) | (outside == 125)  # ] }
+        run = np.cumsum(step, dtype=np.int64) + depth
+        if run.size:
+            top, depth = max(top, int(run.max())), int(run[-1])
+    wide = 1 if raw.isascii() else 4
+    n_strings = n_quotes // 2
+    lists, objects = int(counts[ord("[")]), int(counts[ord("{")])
+    values = int(counts[ord(",")]) + lists + objects + 1
+    cost = (
+        128 * lists
+        + 200 * objects
+        + 48 * values
+        + 48 * int(counts[ord(":")])
+        + 64 * n_strings
+        + wide * in_strings
+        + (1 + wide) * len(raw)
+    )
+    return cost, top
+
+
+def check_json(raw: bytes | bytearray, budget: int, what: str) -> None:
+    """Refuse JSON whose parse would take more than ``budget`` bytes or nest deeper
+    than :data:`MAX_JSON_DEPTH` (``what`` starts the message)."""
+    cost, depth = json_cost(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(
+            f"{what} nests values deeper than {MAX_JSON_DEPTH} levels ({depth}); "
+            "refusing it."
+        )
+    if cost > budget:
+        raise ValueError(
+            f"{what} would take about {cost >> 20} MB of memory to read, more than "
+            f"{MAX_JSON_COST_RATIO} times the file's size (a JSON bomb?); refusing "
+            "it. Nothing was loaded."
+        )
 
 
 def safetensors_header(archive: Archive, member: str) -> dict[str, tuple]:
@@ -139,6 +241,7 @@ def safetensors_header(archive: Archive, member: str) -> dict[str, tuple]:
         NotImplementedError,
     ) as exc:
         raise ValueError(f"The weights in {name!r} are corrupt ({exc}).") from exc
+    check_json(raw, archive.json_budget(), f"The weights header in {name!r}")
     try:
         header = json.loads(raw)
     except (RecursionError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -301,8 +404,11 @@ def load_optimizer_state(blob: bytes, name: str) -> dict:
 
 __all__ = [
     "MAX_COMPRESSION_RATIO",
+    "MAX_JSON_COST_RATIO",
+    "MAX_JSON_DEPTH",
     "MAX_META_BYTES",
     "Archive",
+    "check_json",
     "check_optimizer_state",
     "load_optimizer_into",
     "load_optimizer_state",

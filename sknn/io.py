@@ -66,6 +66,11 @@ FORMAT_VERSION = 1
 _META = "meta.json"
 _WEIGHTS = "weights.safetensors"
 _OPTIMIZER = "optimizer.pt"
+#: The entries of ``meta.json`` (format 1); a file with others is refused.
+_META_KEYS = frozenset(
+    {"format", "format_version", "versions", "estimator", "module", "params",
+     "attributes", "fitted", "frozen"}
+)  # fmt: skip
 
 
 def _estimator_classes() -> dict[str, type]:
@@ -224,6 +229,12 @@ def _read_meta(archive: Archive) -> dict:
             f"{name!r} was written by sknn {written or 'unknown'} in model "
             f"format {version!r}; this sknn reads formats up to {FORMAT_VERSION}. "
             "Upgrade sknn to load it."
+        )
+    unknown = sorted(str(k)[:40] for k in meta if k not in _META_KEYS)
+    if unknown:
+        raise ValueError(
+            f"{name!r} has unknown entries {unknown[:5]} in its {_META}; sknn "
+            "writes none. Nothing was loaded."
         )
     return meta
 

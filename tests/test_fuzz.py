@@ -9,7 +9,10 @@ predictions), never a raw torch error, a crash or a NaN. The runs are derandomis
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import tracemalloc
 import warnings
 import zipfile
 
@@ -198,5 +201,65 @@ def test_corrupted_checkpoints_never_resume(iris, tmp_path):
         )
         with pytest.raises(CLEAN):
             est.fit(X, y)
+
+    check()
+
+
+# ------------------------------------------------------ resource use of hostile files
+#: JSON values a bomb repeats: each costs the parser more than its bytes.
+BOMB_TOKENS = ["[]", "[[[[]]]]", "{}", '{"a":[]}', "1e5", "1000", '"ab"', "true"]
+
+
+@pytest.mark.parametrize("where", ["attribute", "history", "ndarray"])
+def test_generated_json_bombs_stay_within_the_memory_budget(saved, tmp_path, where):
+    """meta.json blocks of up to millions of repeated values, padded with noise so
+    that they deflate at about the archive's ratio (32): each file loads or is
+    refused, and the peak memory of ``load`` and a prediction (measured) stays
+    within the parse budget, a fixed multiple of the file's size."""
+    from sknn._archive import Archive
+
+    X, members = saved
+    rng = np.random.RandomState(0)
+    path = tmp_path / "bomb.sknn"
+
+    @settings(FUZZ, max_examples=8)
+    @given(
+        token=st.sampled_from(["1e5"] if where == "ndarray" else BOMB_TOKENS),
+        log_n=st.floats(3.0, 6.5),
+    )
+    def check(token, log_n):
+        n = int(10**log_n)
+        block = "[" + ",".join([token] * n) + "]"
+        if where == "ndarray":
+            block = f'{{"__ndarray__": {block}, "dtype": "<f8", "shape": [{n}]}}'
+        meta = json.loads(members["meta.json"])
+        attrs = meta["attributes"]
+        attrs["noise_"] = base64.b64encode(rng.bytes(len(block) // 26 + 20_000))
+        attrs["noise_"] = attrs["noise_"].decode()
+        if where == "history":
+            attrs["history_"] = {"__history__": "@PAD@"}
+        else:
+            attrs["extra_"] = "@PAD@"
+        text = json.dumps(meta).replace('"@PAD@"', block)
+        del block
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, blob in members.items():
+                deflate = name == "meta.json"
+                zf.writestr(
+                    name,
+                    text if deflate else blob,
+                    zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED,
+                )
+        del text, meta, attrs
+        tracemalloc.start()
+        try:
+            load_and_use(path, X)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        archive = Archive(path)
+        budget = archive.json_budget()
+        archive.close()
+        assert peak < budget, (token, n, peak, os.path.getsize(path))
 
     check()

@@ -8,6 +8,7 @@ multiple of the file's size.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -405,6 +406,93 @@ def test_deeply_nested_json_is_a_value_error(clf_file, tmp_path, depth):
     _write(bad, members, zipfile.ZIP_STORED)  # no ratio check: the parser is reached
     with pytest.raises(ValueError, match="nest"):
         sknn.load(bad)
+
+
+def _padded_meta(members, where: str, block: str, noise: int) -> dict:
+    """``members`` with ``block`` (JSON text) under ``where`` of ``meta.json``, and
+    ``noise`` bytes of incompressible text, so that the member deflates at about
+    the ratio the archive reader allows (32) instead of far beyond it."""
+    meta = json.loads(members["meta.json"])
+    rng = np.random.RandomState(0)
+    meta["attributes"]["noise_"] = base64.b64encode(rng.bytes(noise)).decode()
+    if where == "top":
+        meta["pad"] = "@PAD@"
+    else:
+        meta["attributes"]["extra_"] = "@PAD@"
+    text = json.dumps(meta).replace('"@PAD@"', block)
+    return {**members, "meta.json": text.encode()}
+
+
+def _write_deflated_meta(path, members) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, blob in members.items():
+            method = zipfile.ZIP_DEFLATED if name == "meta.json" else zipfile.ZIP_STORED
+            zf.writestr(name, blob, compress_type=method)
+
+
+@pytest.mark.parametrize("where", ["top", "attributes"])
+def test_json_bomb_is_refused_before_it_is_parsed(clf_file, tmp_path, where):
+    """A 0.3 MB file whose meta.json holds 3 million empty lists at a compression
+    ratio under 32 (it grew peak memory by 200-400 MB and loaded): refused from
+    the text, within the memory a small multiple of the file's size."""
+    bad = tmp_path / "bomb.sknn"
+    block = "[" + ",".join(["[]"] * 3_000_000) + "]"
+    _write_deflated_meta(
+        bad, _padded_meta(_members(clf_file), where, block, noise=320_000)
+    )
+    with zipfile.ZipFile(bad) as zf:
+        info = zf.getinfo("meta.json")
+    assert info.file_size < 32 * info.compress_size  # within the zip ratio
+    with pytest.raises(ValueError, match="JSON bomb"):
+        sknn.load(bad)
+    _refuses_within(bad)
+
+
+def test_unknown_top_level_entries_are_refused(clf_file, tmp_path):
+    bad = tmp_path / "bad.sknn"
+    _with_meta(clf_file, bad, lambda meta: meta.update(extra=1))
+    with pytest.raises(ValueError, match=r"unknown entries \['extra'\]"):
+        sknn.load(bad)
+
+
+def test_a_long_training_history_is_not_taken_for_a_bomb(clf_file, tmp_path):
+    """The costliest legitimate meta.json per byte of file: a tiny network's history
+    of 5,000 epochs with validation scores of few distinct values (an early-stopped
+    classifier). It loads, well within the parse budget."""
+    from sknn._archive import MAX_JSON_COST_RATIO, json_cost
+
+    rng = np.random.RandomState(0)
+    n = 5000
+    loss = np.sort(rng.rand(n))[::-1].tolist()
+    scores = (rng.randint(25, 31, n) / 30).tolist()
+    records = [
+        {"__dict__": [["epoch", i + 1], ["train_loss", loss[i]],
+                      ["valid_loss", loss[i] + rng.rand()], ["valid_score", scores[i]],
+                      ["lr", 0.001], ["dur", rng.rand() / 100]]}
+        for i in range(n)
+    ]  # fmt: skip
+
+    def long_history(meta):
+        attrs = meta["attributes"]
+        attrs["history_"] = {"__history__": records}
+        attrs["loss_curve_"] = loss
+        attrs["validation_scores_"] = scores
+        state = dict(attrs["_state"]["__trainstate__"]["__dict__"])
+        state.update(epoch=n, loss_curve=loss, validation_scores=scores)
+        attrs["_state"]["__trainstate__"]["__dict__"] = [
+            list(kv) for kv in state.items()
+        ]
+        attrs["n_iter_"] = n
+
+    path = tmp_path / "long.sknn"
+    members = _members(clf_file)
+    meta = json.loads(members["meta.json"])
+    long_history(meta)
+    members["meta.json"] = json.dumps(meta, indent=1).encode()  # as sknn.save writes
+    _write_deflated_meta(path, members)
+    cost, _ = json_cost(members["meta.json"])
+    assert cost < MAX_JSON_COST_RATIO / 1.5 * os.path.getsize(path)
+    assert len(sknn.load(path).history_) == n
 
 
 def test_non_finite_weights_are_refused(data, tmp_path):
