@@ -31,6 +31,11 @@ from sklearn.utils.validation import (
 from sknn._archive import load_optimizer_into
 from sknn._nested import NestedParamsMixin
 from sknn.callbacks.base import Callback
+from sknn.callbacks.scoring import (
+    ValidationPredictions,
+    check_scoring,
+    validation_metrics,
+)
 from sknn.data.adapters import (
     StreamInput,
     adapt_fit_input,
@@ -115,6 +120,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         "accumulation_steps": [Interval(Integral, 1, None, closed="left")],
         "compile": ["boolean", dict],
         "loader_kwargs": [dict, None],
+        "scoring": [str, callable, list, tuple, dict, None],
     }
 
     #: The estimator's kind of targets (:mod:`sknn.targets`), declared by the
@@ -382,14 +388,19 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         fdtype = self._torch_dtype()
         ydtype = targets.dtype or fdtype
         data = self._training_source(X, y_enc, sample_weight, device, ydtype, fdtype)
-        valid = None
+        valid = y_true = w_val = None  # the held-out rows, their targets and weights
         if eval_set is not None:
             X_val, y_val = self._validate_inputs(
                 eval_set[0], y=eval_set[1], reset=False
             )
-            y_val = targets.transform(targets.prepare(y_val))
+            y_true = targets.prepare(y_val)
             valid = TensorData(
-                X_val, y_val, None, device, y_dtype=ydtype, x_dtype=fdtype
+                X_val,
+                targets.transform(y_true),
+                None,
+                device,
+                y_dtype=ydtype,
+                x_dtype=fdtype,
             )
         elif needs_valid:
             stratify = targets.stratify(y_enc)
@@ -408,6 +419,8 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
                 ),
             )
             data, valid = data.subset(tr_idx), data.subset(va_idx)
+            y_true = y[va_idx]
+            w_val = None if sample_weight is None else sample_weight[va_idx]
         data = self._train_data(data, seed, device)
         if parallel:
             data = distributed.ShardedData(data, *distributed.rank_and_world())
@@ -466,6 +479,9 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         loss_fn, score_fn = targets.losses()
         if getattr(self, "criterion", None) is not None:
             loss_fn = self._user_loss(targets, device, sample_weight is not None)
+        score_fn, view, metrics = self._validation_scoring(
+            loss_fn, score_fn, y_true, w_val
+        )
         generator = torch.Generator().manual_seed(seed + 1)
         rng = RNGScope(seed + 2)  # dropout and any other draw of the forward pass
         if incremental and getattr(self, "_shuffle_state", None) is not None:
@@ -517,6 +533,8 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
                 self.compile,
             ),
             plan=plan,
+            validation_view=view if valid is not None else None,
+            metrics_fn=metrics if valid is not None else None,
         )
         return SimpleNamespace(
             trainer=trainer,
@@ -530,6 +548,24 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             epoch0=epoch0,
             generator=generator,
         )
+
+    def _validation_scoring(self, loss_fn, score_fn, y_true, w_val):
+        """What ``scoring`` makes of the validation rows: ``(score_fn, view,
+        metrics)``: the device score (``None`` where a scikit-learn scorer replaces
+        it; the negated loss for ``"loss"``), the callbacks' view of each epoch's
+        predictions, and the host-side metrics (``None`` when none are asked, so
+        that the default epoch reads nothing more)."""
+        scoring = getattr(self, "scoring", None)
+        scorers = check_scoring(scoring)
+        if isinstance(scoring, str) and scoring == "loss":
+            score_fn = _negated(loss_fn)
+        elif "valid_score" in scorers:
+            score_fn = None
+
+        def view(out):
+            return ValidationPredictions(self, out, y_true, w_val)
+
+        return score_fn, view, validation_metrics(scorers) if scorers else None
 
     def _training_source(self, X, y, sample_weight, device, y_dtype, x_dtype):
         """The batch source of the fit's rows (before the validation split)."""
@@ -832,6 +868,16 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             self.device == "auto" and torch.cuda.is_available()
         )
         return tags
+
+
+def _negated(loss_fn):
+    """The validation score of ``scoring="loss"``: minus the loss (greater is
+    better, as in scikit-learn's HistGradientBoosting)."""
+
+    def score(out, y, w):
+        return -loss_fn(out, y, w)
+
+    return score
 
 
 def _to_cpu(obj):

@@ -11,6 +11,7 @@ from sknn.callbacks.gradient_clipping import GradientClipping
 from sknn.callbacks.logger import CSVLogger, JSONLogger
 from sknn.callbacks.lr_scheduler import LRScheduler
 from sknn.callbacks.progress import ProgressBar
+from sknn.callbacks.scoring import ValidationPredictions
 from sknn.callbacks.tracking import MLflowLogger, TensorBoardLogger
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "MLflowLogger",
     "ProgressBar",
     "TensorBoardLogger",
+    "ValidationPredictions",
     "load_checkpoint",
 ]

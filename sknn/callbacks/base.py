@@ -20,7 +20,10 @@ class Callback(BaseEstimator):
     with clones of the callbacks it was given and keeps the fitted ones in ``callbacks_``.
 
     Hooks receive the :class:`~sknn.training.Trainer`, whose attributes ``module``,
-    ``optimizer``, ``history``, ``epoch`` and ``stop_training`` they may read or set.
+    ``optimizer``, ``history``, ``epoch`` and ``stop_training`` they may read or set;
+    at ``on_epoch_end`` its ``validation`` holds the held-out rows' targets and
+    predictions (a :class:`~sknn.callbacks.ValidationPredictions`) when rows are held
+    out, and a callback may add metrics to the epoch's ``record``.
     Per-batch hooks (:meth:`on_batch_end`, :meth:`on_backward_end`) are only called for
     callbacks that override them, so callbacks that do not need them cost nothing.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+from sklearn.metrics import get_scorer_names
 
 from sknn.callbacks.base import Callback
 
@@ -16,15 +17,21 @@ class EarlyStopping(Callback):
     ----------
     monitor : str, default="valid_loss"
         A key of the history records: ``"valid_loss"``, ``"valid_score"``,
-        ``"train_loss"`` or one a callback adds. Metrics starting with ``valid_`` make
-        the estimator hold out ``validation_fraction`` of the training data.
+        ``"train_loss"``, one that the estimator's ``scoring`` or a callback adds,
+        or ``"valid_<name>"`` for any scikit-learn scorer name (``"valid_f1"``,
+        ``"valid_roc_auc"``, ``"valid_neg_log_loss"``, ...; see
+        :func:`sklearn.metrics.get_scorer_names`), which is then computed on the
+        validation predictions each epoch and recorded. Metrics starting with
+        ``valid_`` make the estimator hold out ``validation_fraction`` of the
+        training data.
     patience : int, default=5
         Epochs without improvement before stopping.
     min_delta : float, default=1e-4
         Smallest change that counts as an improvement.
     mode : {"auto", "min", "max"}, default="auto"
         Whether lower or higher is better; ``"auto"`` means ``"min"`` for names
-        containing ``loss`` and ``"max"`` otherwise.
+        containing ``loss`` (but not ``neg_``: scikit-learn's negated losses, such
+        as ``valid_neg_log_loss``, are scores) and ``"max"`` otherwise.
     restore_best_weights : bool, default=True
         Load the weights of the best epoch when training ends.
 
@@ -73,7 +80,8 @@ class EarlyStopping(Callback):
         if self.mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {self.mode!r}.")
         if self.mode == "auto":
-            return -1.0 if "loss" in self.monitor else 1.0
+            lower = "loss" in self.monitor and "neg_" not in self.monitor
+            return -1.0 if lower else 1.0
         return 1.0 if self.mode == "max" else -1.0
 
     def on_train_begin(self, trainer) -> None:
@@ -86,10 +94,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         if self.monitor not in record:
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, which is not recorded; "
-                f"recorded metrics are {sorted(record)}."
-            )
+            record[self.monitor] = self._scorer_value(trainer, record)
         value = record[self.monitor]
         if value is None or not math.isfinite(value):
             return
@@ -114,6 +119,22 @@ class EarlyStopping(Callback):
                     f"{self.monitor} did not improve by more than {self.min_delta} for "
                     f"{self.patience} epochs"
                 )
+
+    def _scorer_value(self, trainer, record: dict) -> float:
+        """``valid_<scorer name>`` computed on the epoch's validation predictions."""
+        name = self.monitor.removeprefix("valid_")
+        validation = getattr(trainer, "validation", None)
+        if (
+            self.monitor.startswith("valid_")
+            and name in get_scorer_names()
+            and hasattr(validation, "score")
+        ):
+            return validation.score(name)
+        raise ValueError(
+            f"EarlyStopping monitors {self.monitor!r}, which is not recorded; "
+            f"recorded metrics are {sorted(record)}, and valid_<name> is computed "
+            "for any scikit-learn scorer name (sklearn.metrics.get_scorer_names())."
+        )
 
     def state_dict(self) -> dict:
         """The running state, saved by :class:`~sknn.callbacks.Checkpoint`."""

@@ -114,6 +114,7 @@ TAIL_PARAMS = params(
     "device",
     "dtype",
     "callbacks",
+    "scoring",
     "n_threads",
     "optimizer",
     "criterion",

@@ -18,6 +18,22 @@ from sknn.estimators._tables import TableMixin
 from sknn.modules import ACTIVATIONS, MLP
 from sknn.training.losses import REGRESSION_LOSSES
 
+SCORING_DOC = """    scoring : str, callable, list, tuple, dict or None, default=None
+        What the held-out rows are scored with, each epoch, when there are any
+        (``early_stopping=True``, a callback that monitors a ``valid_*`` metric).
+        ``None``: ``valid_score`` is accuracy (R² for regressors), computed on the
+        device. ``"loss"``: ``valid_score`` is minus the validation loss. A
+        scikit-learn scorer name (``"f1"``, ``"roc_auc"``, ``"neg_log_loss"`` ...;
+        see :func:`sklearn.metrics.get_scorer_names`) or a callable
+        ``scorer(estimator, X, y)``: ``valid_score`` is its value (also recorded as
+        ``valid_<name>`` for a name), so ``early_stopping`` and
+        ``validation_scores_`` follow it. A list or tuple of names, or a dict of
+        names to scorers, records each as ``valid_<name>`` and keeps the default
+        ``valid_score``. Scorers run on the host on the validation predictions
+        (:class:`~sknn.callbacks.scoring.ValidationPredictions`, which callbacks
+        also see as ``trainer.validation``); the default reads nothing more.
+"""
+
 SCALE_PARAMS_DOC = """
     data_placement : {"auto", "device", "stream"}, default="auto"
         Where the training rows live during ``fit``. ``"device"`` copies them to
@@ -150,7 +166,9 @@ _COMMON_DOC = (
         ``"float32"`` is faster on CPU too (about 1.5-2x on a 2-core machine).
     callbacks : list of Callback, default=None
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
-    n_threads : int or None, default=None
+"""
+    + SCORING_DOC
+    + """    n_threads : int or None, default=None
         CPU threads torch uses during ``fit`` and ``predict``. ``None`` picks them
         from the work and the machine: one thread for small networks, never more
         than the idle cores, torch's current limit (``OMP_NUM_THREADS``,
@@ -437,6 +455,7 @@ class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralN
         learning_rate_mode: str = "sklearn",
         dtype: str = "auto",
         callbacks: list | None = None,
+        scoring: str | Callable | list | tuple | dict | None = None,
         n_threads: int | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
@@ -479,6 +498,7 @@ class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralN
         self.learning_rate_mode = learning_rate_mode
         self.dtype = dtype
         self.callbacks = callbacks
+        self.scoring = scoring
         self.n_threads = n_threads
         self.optimizer = optimizer
         self.criterion = criterion
@@ -573,6 +593,7 @@ default="squared_error"
         learning_rate_mode: str = "sklearn",
         dtype: str = "auto",
         callbacks: list | None = None,
+        scoring: str | Callable | list | tuple | dict | None = None,
         n_threads: int | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
@@ -616,6 +637,7 @@ default="squared_error"
         self.learning_rate_mode = learning_rate_mode
         self.dtype = dtype
         self.callbacks = callbacks
+        self.scoring = scoring
         self.n_threads = n_threads
         self.optimizer = optimizer
         self.criterion = criterion

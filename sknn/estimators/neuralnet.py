@@ -22,7 +22,7 @@ from sknn.data.multi import (
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators._tables import TableMixin, check_targets
-from sknn.estimators.mlp import SCALE_PARAMS_DOC
+from sknn.estimators.mlp import SCALE_PARAMS_DOC, SCORING_DOC
 from sknn.modules import MLP, KeywordInputs
 from sknn.training.losses import REGRESSION_LOSSES
 
@@ -91,7 +91,9 @@ _DOC_PARAMS = (
         Floating precision of the weights and of the data on the device.
     callbacks : list of Callback, default=None
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
-    n_threads : int or None, default=None
+"""
+    + SCORING_DOC
+    + """    n_threads : int or None, default=None
         CPU threads torch uses during ``fit`` and ``predict``. ``None`` picks them
         from the work and the machine: one thread for small networks, never more
         than the idle cores, torch's current limit (``OMP_NUM_THREADS``,
@@ -377,6 +379,7 @@ class NeuralNetClassifier(
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        scoring: str | Callable | list | tuple | dict | None = None,
         n_threads: int | None = None,
         loader_kwargs: dict | None = None,
         optimizer: type | Callable | None = None,
@@ -416,6 +419,7 @@ class NeuralNetClassifier(
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.scoring = scoring
         self.n_threads = n_threads
         self.loader_kwargs = loader_kwargs
         self.optimizer = optimizer
@@ -505,6 +509,7 @@ default="squared_error"
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
+        scoring: str | Callable | list | tuple | dict | None = None,
         n_threads: int | None = None,
         loader_kwargs: dict | None = None,
         optimizer: type | Callable | None = None,
@@ -545,6 +550,7 @@ default="squared_error"
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.scoring = scoring
         self.n_threads = n_threads
         self.loader_kwargs = loader_kwargs
         self.optimizer = optimizer

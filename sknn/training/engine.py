@@ -283,6 +283,15 @@ class Trainer:
         How each optimiser step runs: autocast, gradient accumulation over several
         batches and a float16 gradient scaler (:mod:`sknn.training.precision`).
         Plain float32 steps when omitted.
+    validation_view : callable, optional
+        ``validation_view(output)``: what callbacks see as ``validation`` from the
+        network's raw output on the validation rows (the estimators give a
+        :class:`~sknn.callbacks.scoring.ValidationPredictions`); by default the
+        output itself.
+    metrics_fn : callable, optional
+        ``metrics_fn(validation) -> dict`` of more ``valid_*`` metrics for each
+        epoch's record, computed on the host after the epoch's one sync; a
+        ``"valid_score"`` among them replaces ``score_fn``'s.
 
     Attributes
     ----------
@@ -293,6 +302,9 @@ class Trainer:
         ``"diverged"``.
     converged : bool
         True when the convergence rule or a callback stopped training.
+    validation : object or None
+        At each epoch's end (``on_epoch_end``), the validation rows' predictions
+        (``validation_view(output)``); ``None`` when no rows are held out.
 
     Examples
     --------
@@ -326,6 +338,8 @@ class Trainer:
         printer: Callable[[str], None] | None = None,
         forward_module: nn.Module | None = None,
         plan: StepPlan | None = None,
+        validation_view: Callable[[torch.Tensor], object] | None = None,
+        metrics_fn: Callable[[object], dict] | None = None,
     ) -> None:
         self.module = module
         # The module that trains: a DistributedDataParallel wrapper of ``module`` in
@@ -343,6 +357,9 @@ class Trainer:
         self.state = TrainState() if state is None else state
         self.generator = generator
         self.printer = printer
+        self.validation_view = validation_view
+        self.metrics_fn = metrics_fn
+        self.validation = None
         self.stop_training = False
         self.stop_reason: str | None = None
         self.converged = False
@@ -507,11 +524,13 @@ class Trainer:
         return last
 
     @torch.inference_mode()
-    def _validate(self, valid: TensorData) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _validate(
+        self, valid: TensorData
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         out = predict_batched(self.module, valid)
         loss = self.loss_fn(out, valid.y, valid.w)
         score = None if self.score_fn is None else self.score_fn(out, valid.y, valid.w)
-        return loss, score
+        return loss, score, out
 
     # -- convergence (scikit-learn's rule) ----------------------------------------------
     def _update_convergence(self, loss: float, score: float | None) -> None:
@@ -596,7 +615,7 @@ class Trainer:
             raise
         values = [loss_t.detach(), finite_flag(self._watched, train.device)]
         if valid is not None:
-            v_loss, v_score = self._validate(valid)
+            v_loss, v_score, v_out = self._validate(valid)
             values.append(v_loss)
             if v_score is not None:
                 values.append(v_score)
@@ -621,6 +640,11 @@ class Trainer:
             if len(read) > 1:
                 score = read[1]
                 record["valid_score"] = score
+            view = self.validation_view
+            self.validation = v_out if view is None else view(v_out)
+            if self.metrics_fn is not None:  # host-side metrics: only when asked
+                record.update(self.metrics_fn(self.validation))
+                score = record.get("valid_score", score)
         record["dur"] = time.perf_counter() - tic
         self.history.append(record)
         self._update_convergence(loss, score)

@@ -68,6 +68,8 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
         return f"no fused optimiser kernels on {train.device.type}"
     if trainer.callbacks:
         return "callbacks"
+    if trainer.metrics_fn is not None:
+        return "scoring with scikit-learn scorers (computed on the host)"
     if any(isinstance(m, torch.nn.RNNBase) for m in trainer.module.modules()):
         return "recurrent layers (torch has no batching rule for them)"
     if not CONV_ON_CPU and train.device.type == "cpu" and _has_conv(trainer.module):
