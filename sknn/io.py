@@ -56,6 +56,7 @@ from sknn._codec import (
     caller_types,
     restorable_callbacks,
 )
+from sknn._settings import check_file_settings
 from sknn.utils._files import atomic_write
 
 #: Identifier written in every model file.
@@ -355,6 +356,7 @@ def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
         est._validate_params()
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name!r} holds invalid parameters: {exc}") from exc
+    check_file_settings(name, params)
     _set_attributes(name, est, attrs)
     if not meta.get("fitted"):
         return est

@@ -263,3 +263,86 @@ def test_generated_json_bombs_stay_within_the_memory_budget(saved, tmp_path, whe
         assert peak < budget, (token, n, peak, os.path.getsize(path))
 
     check()
+
+
+SETTING_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 10**7)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["spawn", "fork", "tvm", "default", "sh", "inductor"])
+)
+
+
+def _tagged_dict(keys):
+    return st.dictionaries(keys, SETTING_VALUES, max_size=3).map(
+        lambda d: {"__dict__": [[k, v] for k, v in d.items()]}
+    )
+
+
+def test_generated_settings_never_spend_more_than_this_machine(saved, tmp_path):
+    """Generated n_threads, loader_kwargs and compile values in a model file: the
+    file is refused, or predicting with the loaded estimator (on arrays and on a
+    Dataset) asks torch for at most this machine's cores in threads and in
+    DataLoader workers, and the compile options are torch.compile's plain ones."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from sknn._settings import COMPILE_OPTIONS, MAX_PREFETCH
+    from sknn.data.items import LOADER_KEYS
+    from sknn.utils.threads import available_cores
+
+    X, members = saved
+    cores = available_cores()
+    dataset = TensorDataset(torch.tensor(X[:8], dtype=torch.float32))
+
+    class Stop(Exception):
+        pass
+
+    @FUZZ
+    @given(
+        n_threads=st.none() | st.integers(-3, 10**7),
+        loader=st.none() | _tagged_dict(st.sampled_from(sorted(LOADER_KEYS))),
+        compile_=st.booleans()
+        | _tagged_dict(st.sampled_from([*COMPILE_OPTIONS, "options"])),
+    )
+    def check(n_threads, loader, compile_):
+        path = tmp_path / "settings.sknn"
+        params = dict(n_threads=n_threads, loader_kwargs=loader, compile=compile_)
+        meta = json.loads(members["meta.json"])
+        meta["params"].update(params)
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, blob in members.items():
+                zf.writestr(name, json.dumps(meta) if name == "meta.json" else blob)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                est = sknn.load(path)
+            except CLEAN:
+                return
+        threads, workers = [], []
+        set_threads = torch.set_num_threads
+
+        def spy_loader(self, *args, **kwargs):
+            workers.append(kwargs)
+            raise Stop
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(
+                torch, "set_num_threads", lambda n: threads.append(n) or set_threads(1)
+            )
+            mp.setattr(DataLoader, "__init__", spy_loader)
+            est.predict(X)
+            with pytest.raises(Stop):
+                est.predict(dataset)
+        assert all(1 <= n <= cores for n in threads), threads
+        assert workers and all(0 <= w.get("num_workers", 0) <= cores for w in workers)
+        assert all((w.get("prefetch_factor") or 1) <= MAX_PREFETCH for w in workers)
+        assert not any(
+            callable(w.get(k))
+            for w in workers
+            for k in ("collate_fn", "worker_init_fn")
+        )
+        assert isinstance(est.compile, bool) or set(est.compile) <= set(COMPILE_OPTIONS)
+
+    check()

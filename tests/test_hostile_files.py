@@ -495,6 +495,51 @@ def test_a_long_training_history_is_not_taken_for_a_bomb(clf_file, tmp_path):
     assert len(sknn.load(path).history_) == n
 
 
+# ------------------------------------------------- settings that spend the machine
+_MANY = 10**6
+_RELU = "torch.nn.modules.activation"
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("n_threads", _MANY),
+        ("loader_kwargs", {"__dict__": [["num_workers", 10_000]]}),
+        ("loader_kwargs", {"__dict__": [["prefetch_factor", _MANY]]}),
+        ("loader_kwargs", {"__dict__": [["timeout", -1]]}),
+        (
+            "loader_kwargs",
+            {"__dict__": [["collate_fn", {"__type__": [_RELU, "ReLU"]}]]},
+        ),
+        ("compile", {"__dict__": [["options", {"__dict__": [["cpp.cxx", "sh"]]}]]}),
+        ("compile", {"__dict__": [["backend", "tvm"]]}),
+    ],
+)
+def test_settings_beyond_this_machine_or_naming_code_are_refused(
+    clf_file, tmp_path, param, value
+):
+    """A file asking predict for a million threads, ten thousand DataLoader
+    workers, a collate function or compiler options is refused at load, with an
+    error naming the parameter (predict used to obey it)."""
+    bad = tmp_path / "bad.sknn"
+    _with_meta(clf_file, bad, lambda meta: meta["params"].update({param: value}))
+    with pytest.raises(ValueError, match=rf"sets {param}\b.*Nothing was loaded"):
+        sknn.load(bad)
+
+
+def test_plain_settings_within_this_machine_load(data, tmp_path):
+    X, y = data
+    settings = dict(
+        n_threads=1,
+        loader_kwargs={"num_workers": 0, "pin_memory": False, "batch_size": 64},
+        compile={"mode": "default", "fullgraph": False},
+    )
+    est = MLPClassifier((8,), **FAST).fit(X, y).set_params(**settings)
+    sknn.save(est, tmp_path / "ok.sknn")
+    loaded = sknn.load(tmp_path / "ok.sknn")
+    assert {k: loaded.get_params()[k] for k in settings} == settings
+
+
 def test_non_finite_weights_are_refused(data, tmp_path):
     from safetensors.torch import load as st_load
     from safetensors.torch import save as st_save
