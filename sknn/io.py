@@ -273,9 +273,11 @@ def load(
         except callbacks that write files (checkpoints, logs, trackers): a file could
         point them at any path, so they are dropped with a warning.
     device : str or torch.device, default=None
-        Where to put the network. By default the device it was trained on when that
-        is available here, else the CPU (a model trained on a GPU loads on a CPU-only
-        machine).
+        Where to put the network; it also becomes the estimator's ``device``
+        parameter, so that a later ``fit`` or ``partial_fit`` trains there. By
+        default the device it was trained on when that is available here, else the
+        CPU (a model trained on a GPU loads on a CPU-only machine, and keeps its
+        ``device`` parameter).
 
     Returns
     -------
@@ -351,6 +353,8 @@ def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
     if "module" in valid:
         params["module"] = _module_param(name, meta.get("module"), module, types, cls)
     params["callbacks"] = _callbacks_param(name, params.get("callbacks"), callbacks)
+    if device is not None:  # the caller's device: where later fits train too
+        params["device"] = device
     est = cls(**params)
     try:
         est._validate_params()
@@ -557,6 +561,8 @@ def _target_device(name: str, device: Any, saved: Any) -> torch.device:
     try:
         target = torch.device(device if device is not None else saved)
     except (RuntimeError, TypeError, ValueError) as exc:
+        if device is not None:
+            raise ValueError(f"Unknown device {device!r}.") from exc
         raise ValueError(f"{name!r} names an unknown device {saved!r}.") from exc
     if target.type == "cuda" and not torch.cuda.is_available():
         target = torch.device("cpu")

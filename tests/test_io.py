@@ -59,6 +59,33 @@ def test_round_trip_regressor_and_partial_fit_continues(diabetes, tmp_path):
     sknn.save(pickle.loads(pickle.dumps(reg)), tmp_path / "again.sknn")
 
 
+def test_load_on_another_device_trains_there_later(diabetes, tmp_path):
+    """A file saved from CUDA (its device parameter and device_ say so) loaded with
+    ``device="cpu"``: the parameter follows, so partial_fit and fit run on a
+    machine without a GPU, and partial_fit continues as on the original."""
+    X, y = diabetes
+    reg = MLPRegressor(**FAST).fit(X, y)
+    sknn.save(reg, tmp_path / "cpu.sknn")
+    with zipfile.ZipFile(tmp_path / "cpu.sknn") as zf:
+        meta = json.loads(zf.read("meta.json"))
+    meta["params"]["device"] = "cuda"
+    meta["attributes"]["device_"] = "cuda:0"
+    _rewrite(
+        tmp_path / "cpu.sknn",
+        tmp_path / "cuda.sknn",
+        {"meta.json": json.dumps(meta).encode()},
+    )
+    loaded = sknn.load(tmp_path / "cuda.sknn", device="cpu")
+    assert loaded.device == "cpu" and loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    np.testing.assert_allclose(
+        loaded.partial_fit(X, y).predict(X), reg.partial_fit(X, y).predict(X), rtol=1e-6
+    )
+    assert loaded.fit(X, y).device_ == "cpu"
+    loaded = sknn.load(tmp_path / "cuda.sknn", device=torch.device("cpu"))
+    assert loaded.device == torch.device("cpu") and loaded.device_ == "cpu"
+
+
 def test_feature_names_round_trip(iris, tmp_path):
     pd = pytest.importorskip("pandas")
     X, y = iris
