@@ -14,6 +14,8 @@ from sknn.estimators import (
     MLPRegressor,
     RNNClassifier,
     RNNRegressor,
+    TabularClassifier,
+    TabularRegressor,
 )
 from sknn.estimators.neuralnet import NeuralNetClassifier, NeuralNetRegressor
 from sknn.export import export_onnx
@@ -30,6 +32,8 @@ __all__ = [
     "NeuralNetRegressor",
     "RNNClassifier",
     "RNNRegressor",
+    "TabularClassifier",
+    "TabularRegressor",
     "__version__",
     "export_onnx",
     "load",

@@ -94,6 +94,15 @@ CHECK_PARAMS["check_sample_weight_equivalence_on_dense_data"] = {
 }
 
 
+# The table estimators: RealMLP-style networks in a TabM-style ensemble (float32).
+from sknn import TabularClassifier, TabularRegressor  # noqa: E402
+
+TAB_FAST = dict(
+    hidden_layer_sizes=(16,), ensemble_size=2, max_iter=20, random_state=0, device="cpu"
+)
+ESTIMATORS += [TabularClassifier(**TAB_FAST), TabularRegressor(**TAB_FAST)]
+
+
 # Deep ensembles train their members (MLPs, dtype="auto") in stacked passes.
 from sknn.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor  # noqa: E402
 

@@ -4,6 +4,7 @@ from sknn.estimators.cnn import CNNClassifier, CNNRegressor
 from sknn.estimators.mlp import MLPClassifier, MLPRegressor
 from sknn.estimators.neuralnet import NeuralNetClassifier, NeuralNetRegressor
 from sknn.estimators.rnn import RNNClassifier, RNNRegressor
+from sknn.estimators.tabular import TabularClassifier, TabularRegressor
 
 __all__ = [
     "CNNClassifier",
@@ -12,6 +13,8 @@ __all__ = [
     "MLPRegressor",
     "RNNClassifier",
     "RNNRegressor",
+    "TabularClassifier",
+    "TabularRegressor",
 ]
 
 __all__ += ["NeuralNetClassifier", "NeuralNetRegressor"]

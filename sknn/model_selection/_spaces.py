@@ -141,6 +141,42 @@ _ARCHITECTURE: dict[str, Callable[[Mapping[str, Any]], dict[str, BaseDistributio
 }
 
 
+def _tabular_space(
+    params: Mapping[str, Any], fit_rows: int | None
+) -> dict[str, BaseDistribution]:
+    """TabularClassifier / TabularRegressor: modelled on RealMLP's HPO space
+    (Holzmüller et al., 2024), which searches the recipe's elements themselves."""
+    space: dict[str, BaseDistribution] = {
+        "learning_rate_init": FloatDistribution(2e-2, 3e-1, log=True),
+        "hidden_layer_sizes": CategoricalDistribution(list(TABULAR_LAYER_CHOICES)),
+        "activation": CategoricalDistribution(["relu", "selu", "mish"]),
+        "numeric_embedding": CategoricalDistribution(
+            [None, "periodic", "piecewise_linear"]
+        ),
+        "frequency_scale": FloatDistribution(0.05, 0.5, log=True),
+        "feature_scaling": CategoricalDistribution([True, False]),
+        "dropout": CategoricalDistribution([0.0, 0.15, 0.3]),
+        "weight_decay": CategoricalDistribution([0.0, 0.02]),
+        "scaling": CategoricalDistribution(["robust", "quantile"]),
+    }
+    if "label_smoothing" in params:
+        space["label_smoothing"] = CategoricalDistribution([0.0, 0.1])
+    return space
+
+
+TABULAR_LAYER_CHOICES = (
+    "(256, 256)",
+    "(256, 256, 256)",
+    "(512,)",
+    "(64, 64, 64, 64, 64)",
+)
+
+# Estimator class name -> its whole space (the training parameters included).
+_FULL_SPACES: dict[
+    str, Callable[[Mapping[str, Any], int | None], dict[str, BaseDistribution]]
+] = {"TabularClassifier": _tabular_space, "TabularRegressor": _tabular_space}
+
+
 def _final_step(estimator: BaseEstimator) -> tuple[str, BaseEstimator]:
     """The estimator whose space applies and the parameter prefix that reaches it."""
     steps = getattr(estimator, "steps", None)
@@ -193,6 +229,16 @@ def default_search_space(
         ``hidden_size``: log-uniform integer in [16, 256]; ``num_layers``: 1 to 3;
         ``cell``: "lstm" or "gru"; ``pooling``: "last", "mean" or "max" (each where
         the estimator has the parameter).
+    TabularClassifier, TabularRegressor (instead of the spaces above; modelled on
+    RealMLP's HPO space)
+        ``learning_rate_init``: log-uniform in [0.02, 0.3];
+        ``hidden_layer_sizes``: one of (256, 256), (256, 256, 256), (512,),
+        (64, 64, 64, 64, 64); ``activation``: "relu", "selu" or "mish";
+        ``numeric_embedding``: None, "periodic" or "piecewise_linear";
+        ``frequency_scale``: log-uniform in [0.05, 0.5]; ``feature_scaling``: True
+        or False; ``dropout``: 0, 0.15 or 0.3; ``weight_decay``: 0 or 0.02;
+        ``scaling``: "robust" or "quantile"; ``label_smoothing`` (classifier): 0 or
+        0.1.
 
     The number of epochs (``max_iter``) is not searched: it is the budget that
     pruning cuts short.
@@ -229,19 +275,22 @@ def default_search_space(
     prefix, final = _final_step(estimator)
     from sknn.base import BaseNeuralNet
 
-    arch = None
+    arch = full = None
     if isinstance(final, BaseNeuralNet):
         for cls in type(final).__mro__:
+            full = _FULL_SPACES.get(cls.__name__)
             arch = _ARCHITECTURE.get(cls.__name__)
-            if arch is not None:
+            if arch is not None or full is not None:
                 break
+    params = final.get_params(deep=False)
+    rows = None if n_samples is None else _fit_rows(final, int(n_samples))
+    if full is not None:
+        return {prefix + name: dist for name, dist in full(params, rows).items()}
     if arch is None:
         raise ValueError(
             f"There is no default search space for {type(final).__name__}; pass "
             "param_distributions, a dict of parameter names to Optuna distributions."
         )
-    params = final.get_params(deep=False)
-    rows = None if n_samples is None else _fit_rows(final, int(n_samples))
     space = {**arch(params), **_training_space(params, rows)}
     return {prefix + name: dist for name, dist in space.items()}
 

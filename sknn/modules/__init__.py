@@ -14,6 +14,7 @@ from sknn.modules.cnn import CNN
 from sknn.modules.keyword import KeywordInputs
 from sknn.modules.mlp import MLP
 from sknn.modules.rnn import RNN
+from sknn.modules.tabm import TabularNet
 from sknn.modules.tabular import TabularInput
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "RNN",
     "KeywordInputs",
     "TabularInput",
+    "TabularNet",
     "make_activation",
 ]
