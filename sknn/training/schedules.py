@@ -28,7 +28,8 @@ def schedule_factor(kind: str, t: float) -> float:
     Examples
     --------
     >>> from sknn.training.schedules import schedule_factor
-    >>> [round(schedule_factor("coslog4", t), 3) for t in (0.0, 1 / 30, 0.2, 1.0)]
+    >>> peak, trough = (2**0.5 - 1) / 15, (2**2 - 1) / 15  # log2(1 + 15 t) = 0.5, 2
+    >>> [round(schedule_factor("coslog4", t), 3) for t in (0.0, peak, trough, 1.0)]
     [0.0, 1.0, 0.0, 0.0]
     >>> [schedule_factor("flat_cos", t) for t in (0.25, 0.75, 1.0)]
     [1.0, 0.5, 0.0]
