@@ -225,7 +225,7 @@ class _Snapshots(Callback):
 def test_best_epoch_of_the_average_is_restored():
     X, y = _frame(n=300)
     clf = TabularClassifier(
-        **{**TINY, "max_iter": 8}, scoring="log_loss", callbacks=[_Snapshots()]
+        **{**TINY, "max_iter": 8}, scoring="loss", callbacks=[_Snapshots()]
     ).fit(X, y)
     scores = clf.validation_scores_
     best = int(np.argmax(scores))
@@ -260,9 +260,10 @@ def test_schedules_follow_realmlp():
 
 def test_label_smoothing_only_for_accuracy_scoring():
     assert TabularClassifier()._label_smoothing() == 0.1
-    assert TabularClassifier(scoring="log_loss")._label_smoothing() == 0.0
+    assert TabularClassifier(scoring="neg_log_loss")._label_smoothing() == 0.0
+    assert TabularClassifier(scoring="f1")._label_smoothing() == 0.1
     X, y = _frame(n=200)
-    sharp = TabularClassifier(**TINY, scoring="log_loss", early_stopping=False)
+    sharp = TabularClassifier(**TINY, scoring="loss", early_stopping=False)
     smooth = TabularClassifier(**TINY, label_smoothing=0.3, early_stopping=False)
     p_sharp = sharp.fit(X, y).predict_proba(X).max(1).mean()
     p_smooth = smooth.fit(X, y).predict_proba(X).max(1).mean()

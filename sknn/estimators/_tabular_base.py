@@ -36,10 +36,10 @@ from sknn.estimators._tables import _is_table
 from sknn.modules.activations import ACTIVATIONS
 from sknn.modules.features import SCALINGS
 from sknn.modules.tabm import NUMERIC_EMBEDDINGS, TabularNet
+from sknn.targets import ClassTargets, RegressionTargets
 from sknn.training import losses
 from sknn.training.ensemble_loss import (
     member_loss,
-    negated,
     smoothed_binary_cross_entropy,
     smoothed_cross_entropy,
 )
@@ -92,6 +92,7 @@ def tabular_constraints() -> dict:
         "dtype": [StrOptions({"float32", "float64"})],
         "callbacks": [list, tuple, None],
         "n_threads": [*sizes, None],
+        "scoring": [str, callable, list, tuple, dict, None],
     }
 
 
@@ -235,12 +236,12 @@ class TabularMixin:
         n = numeric.shape[0]
         rows = np.unique(np.linspace(0, n - 1, min(n, _STAT_ROWS)).astype(np.int64))
         sample = numeric[rows]
-        weight = self.__dict__.get("_tabular_weights")
+        weight = getattr(self._targets_, "fit_weight", None)
         weight = None if weight is None else np.asarray(weight, dtype=np.float64)[rows]
         seen = sample if weight is None else sample[weight > 0]
         continuous = [len(np.unique(seen[:, j])) > 2 for j in range(seen.shape[1])]
         if is_classifier(self):
-            multiclass = self._encoder.target_type_ == "multiclass"
+            multiclass = self._targets_.target_type == "multiclass"
             output = "softmax" if multiclass else "sigmoid"
         else:
             output = "identity"
@@ -294,18 +295,19 @@ class TabularMixin:
         if init is not None:  # in the fit's precision (as the network will train)
             net = net.to(self._torch_dtype())
             net.init_from_data(*init)
-        bounds = self.__dict__.pop("_tabular_bounds", None)
-        if bounds is not None:
+        bounds = getattr(self.__dict__.get("_targets_"), "bounds", None)
+        if init is not None and bounds is not None:
             net.set_output_bounds(*bounds)
         return net
 
     # ------------------------------------------------------------------ training
-    def _members_loss_and_score(self):
-        """The training loss (per member) and the validation score of the average."""
-        raise NotImplementedError  # pragma: no cover
-
-    def _loss_and_score(self):
-        return self._members_loss_and_score()
+    def _label_smoothing(self) -> float:
+        """``label_smoothing="auto"``: 0.1 when ``scoring`` reads hard labels
+        (``None``, accuracy, F1, ...), else 0 (it would blunt the probabilities
+        that log-loss, ROC AUC or Brier scores read)."""
+        if self.label_smoothing != "auto":
+            return float(self.label_smoothing)
+        return 0.1 if _hard_label_scoring(self.scoring) else 0.0
 
     def _make_optimizer(self, device: torch.device) -> torch.optim.Optimizer:
         groups = [
@@ -333,12 +335,6 @@ class TabularMixin:
             f"{type(self).__name__} has no partial_fit: its schedules span a whole "
             "fit. Use warm_start=True to continue from a fitted network."
         )
-
-    def _combine_weights(self, sample_weight, y):
-        # The sample weights (not the class weights) weigh the rows that the
-        # preprocessing statistics and the initialisation are computed on.
-        self.__dict__["_tabular_weights"] = sample_weight
-        return super()._combine_weights(sample_weight, y)
 
     def _resolved_early_stopping(self, X, y) -> bool:
         """``early_stopping="auto"``: hold out rows when there are at least 100 and
@@ -370,8 +366,10 @@ class TabularMixin:
             run = super()._setup_fit(X, y, **kwargs)
         finally:
             self.early_stopping = asked
-            for key in ("_tabular_init", "_tabular_bounds", "_tabular_weights"):
-                self.__dict__.pop(key, None)
+            self.__dict__.pop("_tabular_init", None)
+            targets = self.__dict__.get("_targets_")
+            if targets is not None:  # fit-time facts, not fitted state
+                targets.fit_weight = targets.bounds = None
         trainer = run.trainer
         if not keep_optimizer:
             optimizer = self._make_optimizer(torch.device(self.device_))
@@ -436,25 +434,108 @@ def _indicator_columns(table) -> list[bool]:
     return flags
 
 
-def classifier_loss_and_score(est):
-    """Per-member (smoothed) log-loss, and the average's accuracy or log-loss."""
-    multiclass = est._encoder.target_type_ == "multiclass"
-    eps = est._label_smoothing()
-    if multiclass:
-        loss = smoothed_cross_entropy(eps) if eps else losses.softmax_cross_entropy
-        plain = losses.softmax_cross_entropy
-        accuracy = losses.accuracy_indices
-    else:
+_HARD_LABEL_SCORERS = ("accuracy", "balanced_accuracy", "matthews_corrcoef")
+
+
+def _hard_label_scoring(scoring) -> bool:
+    """Whether ``scoring`` reads predicted labels only (not probabilities)."""
+    if scoring is None:
+        return True
+    if not isinstance(scoring, str):
+        return False
+    return scoring in _HARD_LABEL_SCORERS or scoring.startswith(
+        ("f1", "precision", "recall", "jaccard")
+    )
+
+
+class TabularClassTargets(ClassTargets):
+    """Class targets of :class:`~sknn.TabularClassifier`: every member trained on
+    the (label-smoothed) log-loss; the sample weights kept for the preprocessing
+    statistics of the fit (``fit_weight``, dropped after the network is built).
+
+    Parameters
+    ----------
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss.
+    label_smoothing : float, default=0.0
+        ``eps`` of the smoothed targets ``(1 - eps) * one_hot + eps / n_classes``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.estimators._tabular_base import TabularClassTargets
+    >>> targets = TabularClassTargets(label_smoothing=0.1)
+    >>> y = targets.encode(np.array(["a", "b", "c"]))
+    >>> loss, score = targets.losses()
+    >>> out = torch.zeros(3, 4, 3)  # 3 rows, 4 members, 3 classes
+    >>> round(loss(out, torch.as_tensor(y), None).item(), 4)  # log(3)
+    1.0986
+    """
+
+    def __init__(self, class_weight=None, label_smoothing: float = 0.0) -> None:
+        super().__init__(class_weight=class_weight)
+        self.label_smoothing = label_smoothing
+        self.fit_weight = self.bounds = None
+
+    def encode(self, y, *, previous=None, sample_weight=None, **context):
+        if previous is None:
+            self.fit_weight = sample_weight
+        return super().encode(
+            y, previous=previous, sample_weight=sample_weight, **context
+        )
+
+    def losses(self) -> tuple:
+        eps = self.label_smoothing
+        if self.target_type == "multiclass":
+            loss = smoothed_cross_entropy(eps) if eps else losses.softmax_cross_entropy
+            return member_loss(loss), losses.accuracy_indices
         loss = (
             smoothed_binary_cross_entropy(eps) if eps else losses.binary_cross_entropy
         )
-        plain = losses.binary_cross_entropy
-        accuracy = losses.accuracy_logits
-    score = accuracy if est.scoring == "accuracy" else negated(plain)
-    return member_loss(loss), score
+        return member_loss(loss), losses.accuracy_logits
 
 
-def regressor_loss_and_score(est):
-    """Per-member regression loss, and the average's R2."""
-    loss, score = losses.REGRESSION_LOSSES[est.loss]
-    return member_loss(loss), score
+class TabularRegressionTargets(RegressionTargets):
+    """Regression targets of :class:`~sknn.TabularRegressor`: standardised, every
+    member trained on the loss, the bounds of the training targets kept
+    (``bounds``, scaled) when predictions are clipped.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
+        Each member's loss.
+    clip_predictions : bool, default=True
+        Record the range of the training targets (of positive weight).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknn.estimators._tabular_base import TabularRegressionTargets
+    >>> targets = TabularRegressionTargets()
+    >>> targets.encode(np.array([1.0, 2.0, 3.0])).ravel().tolist(), targets.bounds
+    ([-1.224744871391589, 0.0, 1.224744871391589], ([-1.224744871391589], [1.224744871391589]))
+    """
+
+    def __init__(
+        self, loss: str = "squared_error", clip_predictions: bool = True
+    ) -> None:
+        super().__init__(loss=loss, scale_target=True)
+        self.clip_predictions = clip_predictions
+        self.fit_weight = self.bounds = None
+
+    def encode(self, y, *, previous=None, sample_weight=None, **context):
+        y_enc = super().encode(
+            y, previous=previous, sample_weight=sample_weight, **context
+        )
+        if previous is None:
+            self.fit_weight = sample_weight
+            seen = (
+                y_enc if sample_weight is None else y_enc[np.asarray(sample_weight) > 0]
+            )
+            if self.clip_predictions and len(seen):
+                self.bounds = (seen.min(axis=0).tolist(), seen.max(axis=0).tolist())
+        return y_enc
+
+    def losses(self) -> tuple:
+        loss, score = super().losses()
+        return member_loss(loss), score

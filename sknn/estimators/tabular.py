@@ -9,24 +9,27 @@ boosting by default" page.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn.base import BaseNeuralNet
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators._tables import TableMixin
 from sknn.estimators._tabular_base import (
+    TabularClassTargets,
     TabularMixin,
-    classifier_loss_and_score,
-    regressor_loss_and_score,
+    TabularRegressionTargets,
     tabular_constraints,
 )
+from sknn.estimators.mlp import SCORING_DOC
 from sknn.training.losses import REGRESSION_LOSSES
 
-_RECIPE_DOC = """
+_RECIPE_DOC = (
+    """
     Parameters
     ----------
     hidden_layer_sizes : array-like of int, default=(128, 128)
@@ -146,7 +149,12 @@ default="flat_cos"
         Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
     n_threads : int or None, default=None
         CPU threads torch uses during ``fit`` and ``predict``; ``None`` picks them
-        from the work and the machine (see the "Speed and memory" page)."""
+        from the work and the machine (see the "Speed and memory" page).
+"""
+    + SCORING_DOC.rstrip("\n")
+    + """
+        The validation score is computed on the members' average."""
+)
 
 _ATTRS_DOC = """
     n_features_in_ : int
@@ -200,11 +208,10 @@ class TabularClassifier(
         + """
     label_smoothing : float or "auto", default="auto"
         Train each member against ``(1 - eps) * one_hot + eps / n_classes``;
-        ``"auto"`` is 0.1 with ``scoring="accuracy"`` (it helps accuracy, RealMLP)
-        and 0 with ``scoring="log_loss"`` (it would blunt the probabilities).
-    scoring : {"accuracy", "log_loss"}, default="accuracy"
-        What picks the best epoch on the validation rows (the members' average);
-        also decides ``label_smoothing="auto"``.
+        ``"auto"`` is 0.1 when ``scoring`` reads predicted labels (``None``, which
+        is accuracy, ``"accuracy"``, ``"balanced_accuracy"``, ``"f1..."``, ...:
+        smoothing helps them, as in RealMLP) and 0 for scores of probabilities
+        (``"neg_log_loss"``, ``"roc_auc"``, ``"loss"``, ...: it would blunt them).
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn's linear models.
 
@@ -242,8 +249,7 @@ class TabularClassifier(
 
     _parameter_constraints = {
         **tabular_constraints(),
-        "label_smoothing": [StrOptions({"auto"}), float],
-        "scoring": [StrOptions({"accuracy", "log_loss"})],
+        "label_smoothing": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
@@ -274,7 +280,6 @@ class TabularClassifier(
         beta_1: float = 0.9,
         beta_2: float = 0.95,
         label_smoothing: float | str = "auto",
-        scoring: str = "accuracy",
         class_weight: dict | str | None = None,
         batch_size: int | str = "auto",
         max_iter: int | str = "auto",
@@ -289,16 +294,14 @@ class TabularClassifier(
         dtype: str = "float32",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        scoring=None,
     ) -> None:
         _init_common(self, {k: v for k, v in locals().items() if k != "self"})
 
-    def _label_smoothing(self) -> float:
-        if self.label_smoothing == "auto":
-            return 0.1 if self.scoring == "accuracy" else 0.0
-        return float(self.label_smoothing)
+    _targets_type = TabularClassTargets
 
-    def _members_loss_and_score(self):
-        return classifier_loss_and_score(self)
+    def _new_targets(self) -> TabularClassTargets:
+        return TabularClassTargets(self.class_weight, self._label_smoothing())
 
 
 class TabularRegressor(
@@ -345,9 +348,6 @@ class TabularRegressor(
         "clip_predictions": ["boolean"],
     }
 
-    # NeuralNetRegressorMixin's target scaling: always on here.
-    scale_target = True
-
     def __init__(
         self,
         *,
@@ -389,16 +389,11 @@ class TabularRegressor(
         dtype: str = "float32",
         callbacks: list | None = None,
         n_threads: int | None = None,
+        scoring=None,
     ) -> None:
         _init_common(self, {k: v for k, v in locals().items() if k != "self"})
 
-    def _encode_targets(self, y, **kwargs):
-        y_enc = super()._encode_targets(y, **kwargs)
-        if kwargs.get("first") and self.clip_predictions:
-            weight = kwargs.get("sample_weight")
-            seen = y_enc if weight is None else y_enc[np.asarray(weight) > 0]
-            self.__dict__["_tabular_bounds"] = (seen.min(axis=0), seen.max(axis=0))
-        return y_enc
+    _targets_type = TabularRegressionTargets
 
-    def _members_loss_and_score(self):
-        return regressor_loss_and_score(self)
+    def _new_targets(self) -> TabularRegressionTargets:
+        return TabularRegressionTargets(self.loss, self.clip_predictions)
