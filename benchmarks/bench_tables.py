@@ -263,7 +263,9 @@ class Model:
 MODELS = {
     m.key: m
     for m in (
-        Model("tabular", "sknn Tabular*", build_tabular, {"max_iter": 3}, False, _has_tabular),
+        Model("tabular", "sknn Tabular*", build_tabular,
+              {"max_iter": 2, "ensemble_size": 2, "hidden_layer_sizes": (16,)}, False,
+              _has_tabular),
         Model("hgb", "HistGradientBoosting", build_hgb, {"max_iter": 10}, True),
         Model("lightgbm", "LightGBM", build_lightgbm, {"n_estimators": 10}, True,
               _has("lightgbm")),
@@ -280,8 +282,11 @@ FLOOR = "sknn-mlp"  # the tabular estimators must never score below it
 ABLATIONS = {
     "ensemble k=1": {"ensemble_size": 1},
     "no numeric embeddings": {"numeric_embedding": None},
+    "no robust scaling, no clipping": {"scaling": "standard", "smooth_clip": None},
     "no smooth clipping": {"smooth_clip": None},
-    "no feature scaling": {"feature_scaling": False},
+    "no diagonal scaling layer": {"feature_scaling": False},
+    "all categories embedded": {"one_hot_max_categories": 0},
+    "constant learning rate": {"learning_rate_schedule": "constant"},
     "no weight decay": {"weight_decay": 0.0},
     "no label smoothing": {"label_smoothing": 0.0},
 }
