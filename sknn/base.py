@@ -137,11 +137,22 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         """A target handler configured from the parameters (not fitted)."""
         raise NotImplementedError
 
+    def _input_dtypes(self, reset: bool) -> list:
+        """The float dtypes input validation keeps; other inputs (lists, tuples,
+        integers, booleans, objects, float16) are converted to the first. That is
+        float64 unless the network is (or, at a first fit, will be) float32, so
+        that ``dtype="auto"`` resolves as scikit-learn converts: lists and integers
+        train in float64."""
+        name = self.dtype if reset else getattr(self, "_dtype_", None) or self.dtype
+        if name == "float32":
+            return [np.float32, np.float64]
+        return [np.float64, np.float32]
+
     def _validate_inputs(self, X, *, reset: bool, y=None):
         """Validate ``X`` (and ``y``) with scikit-learn's tools; 2-D tables by default."""
         kwargs = dict(
             accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float32, np.float64],
+            dtype=self._input_dtypes(reset),
             reset=reset,
         )
         if y is None:

@@ -660,6 +660,59 @@ def test_input_precision_is_kept(diabetes, dtype):
     assert fast.predict(X).dtype == np.float32
 
 
+def _input_kinds(X):
+    """``X`` in every container and numeric dtype scikit-learn accepts."""
+    import pandas as pd
+
+    ints = (X * 10).astype(np.int64)
+    return {
+        "list": X.tolist(),
+        "tuple": tuple(map(tuple, X)),
+        "int list": ints.tolist(),
+        "int64": ints,
+        "bool": X > X.mean(),
+        "float16": X.astype(np.float16),
+        "object": X.astype(object),
+        "float32": X.astype(np.float32),
+        "DataFrame": pd.DataFrame(X),
+        "DataFrame float32": pd.DataFrame(X.astype(np.float32)),
+        "DataFrame int": pd.DataFrame(ints),
+        "csr": sp.csr_matrix(X),
+        "csr float32": sp.csr_matrix(X.astype(np.float32)),
+        "csr int": sp.csr_matrix(ints),
+    }
+
+
+def test_auto_dtype_resolves_every_input_kind_as_scikit_learn_converts(diabetes):
+    """Lists, tuples, integers, booleans, objects and float16 train in float64 (as
+    scikit-learn converts them), float32 in float32; a list gives the weights of
+    the same values as an ndarray (it used to train in float32)."""
+    from sklearn.utils.validation import check_array
+
+    X, y = diabetes
+    X = X[:80]
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, **CPU)
+    for name, X_in in _input_kinds(X).items():
+        reg = MLPRegressor(**params).fit(X_in, y[:80])
+        sklearn_dtype = check_array(
+            X_in, accept_sparse=True, dtype=(np.float64, np.float32)
+        ).dtype
+        assert reg.coefs_[0].dtype == sklearn_dtype, name
+        assert reg.predict(X_in).dtype == sklearn_dtype, name
+    as_list = MLPRegressor(**params).fit(X.tolist(), y[:80])
+    as_array = MLPRegressor(**params).fit(X, y[:80])
+    for a, b in zip(
+        as_list.coefs_ + as_list.intercepts_, as_array.coefs_ + as_array.intercepts_
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_check_regressor_data_not_an_array_passes():
+    from sklearn.utils.estimator_checks import check_regressor_data_not_an_array
+
+    check_regressor_data_not_an_array("MLPRegressor", MLPRegressor(**CPU))
+
+
 def test_float64_partial_fit_matches_fit():
     X, y = _sk_regression()
     params = dict(solver="sgd", learning_rate_init=0.01, batch_size=50, **CPU)

@@ -108,7 +108,7 @@ class _CNNMixin:
 
     def _validate_inputs(self, X, *, reset: bool, y=None):
         shape_param = self.input_shape if reset else self.input_shape_
-        kwargs = dict(dtype=[np.float32, np.float64], reset=reset)
+        kwargs = dict(dtype=self._input_dtypes(reset), reset=reset)
         if y is not None:
             kwargs.update(multi_output=True, y_numeric=self._targets_type.y_numeric)
         arr = _as_array(X)

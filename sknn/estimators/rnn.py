@@ -141,7 +141,7 @@ class _RNNMixin:
         return Xs, check_targets(y, Xs.shape[0], numeric=self._targets_type.y_numeric)
 
     def _validate_table(self, X, arr, *, reset: bool, y=None):
-        kwargs = dict(dtype=[np.float32, np.float64], reset=reset)
+        kwargs = dict(dtype=self._input_dtypes(reset), reset=reset)
         if y is None:
             Xv, yv = validate_data(self, X, **kwargs), None
         else:
