@@ -96,13 +96,21 @@ def predicts_cleanly(est, X) -> None:
         assert np.isfinite(out).all(), "finite input gave non-finite predictions"
 
 
-def load_and_use(path, X) -> None:
-    """Load ``path`` (a clear error, or a model) and predict ``X`` with it."""
+def load_quietly(path):
+    """``sknn.load(path)``, or ``None`` where it refuses the file with a clear
+    error."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            est = sknn.load(path)
+            return sknn.load(path)
         except CLEAN:
-            return
-        if getattr(est, "module_", None) is not None:
+            return None
+
+
+def load_and_use(path, X) -> None:
+    """Load ``path`` (a clear error, or a model) and predict ``X`` with it."""
+    est = load_quietly(path)
+    if est is not None and getattr(est, "module_", None) is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             predicts_cleanly(est, X)
