@@ -7,6 +7,8 @@ Examples
 ['MLPClassifier', 'MLPRegressor']
 """
 
+from sknn import callbacks as callbacks  # declares what a model file may name
+from sknn._version import __version__
 from sknn.estimators import (
     CNNClassifier,
     CNNRegressor,
@@ -20,8 +22,6 @@ from sknn.estimators import (
 from sknn.estimators.neuralnet import NeuralNetClassifier, NeuralNetRegressor
 from sknn.export import export_onnx
 from sknn.io import load, save
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "CNNClassifier",

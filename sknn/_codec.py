@@ -18,6 +18,9 @@ values only from plain JSON and a few tags; every tag is checked against a schem
 * nesting deeper than :data:`MAX_DEPTH` is refused.
 
 Anything else is a :class:`ValueError`; the decoder never calls a value it decoded.
+
+The codec imports nothing of sknn: every class it may name or rebuild comes in a
+:class:`Vocabulary` that :mod:`sknn.io` builds.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -35,16 +39,6 @@ import torch
 MAX_DEPTH = 64
 #: Longest shape (number of dimensions) of a stored array.
 MAX_NDIM = 32
-
-# Classes whose instances may appear among fitted attributes: rebuilt from a fixed set
-# of attributes, never unpickled. The module is only a check on the writer's side.
-STATE_CLASSES_PATHS = {
-    "ClassTargetEncoder": "sknn.data.targets",
-    "RegressionTargetScaler": "sknn.data.targets",
-    "LabelEncoder": "sklearn.preprocessing",
-    "History": "sknn.training.history",
-    "TableEncoder": "sknn.data.tables",
-}
 
 _DTYPE_RE = re.compile(r"^[<>|=]?(?:[biuf]\d{1,2}|\?|[US]\d{0,9}|O)$")
 
@@ -62,13 +56,14 @@ def type_key(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def allowed_types() -> dict[str, type]:
+def allowed_types(*namespaces: ModuleType) -> dict[str, type]:
     """The classes a model file may name, by exact key.
 
     torch's learning-rate schedulers (the ``policy`` of
     :class:`~sknn.callbacks.LRScheduler`), optimisers and losses (an estimator's
-    ``optimizer`` and ``criterion``), torch's activation modules and sknn's network
-    modules. Each is found by enumerating its module's own namespace, so a
+    ``optimizer`` and ``criterion``), torch's activation modules, and the
+    ``torch.nn.Module`` classes of ``namespaces`` (sknn's network modules, passed by
+    :mod:`sknn.io`). Each is found by enumerating its module's own namespace, so a
     key never resolves through an attribute path.
 
     Examples
@@ -84,15 +79,13 @@ def allowed_types() -> dict[str, type]:
     import torch.optim as optim
     import torch.optim.lr_scheduler as schedulers
 
-    import sknn.modules as modules
-
     bases: list[tuple[Any, tuple[type, ...]]] = [
         (schedulers, (schedulers.LRScheduler, schedulers.ReduceLROnPlateau)),
         (activation, (torch.nn.Module,)),
         (loss, (torch.nn.modules.loss._Loss,)),
         (optim, (torch.optim.Optimizer,)),
-        (modules, (torch.nn.Module,)),
     ]
+    bases += [(namespace, (torch.nn.Module,)) for namespace in namespaces]
     out: dict[str, type] = {}
     for namespace, base in bases:
         for obj in vars(namespace).values():
@@ -106,35 +99,98 @@ def allowed_types() -> dict[str, type]:
     return out
 
 
-def callback_classes() -> dict[str, type]:
-    """sknn's callback classes by name (what :func:`sknn.save` may store).
+#: Classes a model file names by their class name (``__callback__``, ``__augment__``),
+#: declared by the packages that define them (:func:`declare`).
+_DECLARED: dict[str, dict[str, type]] = {"callback": {}, "transform": {}}
+_RESTORABLE: dict[str, set[type]] = {"callback": set(), "transform": set()}
+
+
+def declare(kind: str, classes: Iterable[type], *, restore: bool = True) -> None:
+    """Declare the classes a model file may name by class name.
+
+    Called once by the package that defines them (:mod:`sknn.callbacks`,
+    :mod:`sknn.data.augment`), so that the codec, which imports nothing of sknn,
+    knows them: a value is written only when its class is the declared class of its
+    name, and a name read back resolves only to that class.
+
+    Parameters
+    ----------
+    kind : {"callback", "transform"}
+        Which tag names them.
+    classes : iterable of type
+        The classes.
+    restore : bool, default=True
+        Whether :func:`sknn.load` rebuilds them; callbacks that write files are
+        named in a model file but come from the caller, never from the file.
 
     Examples
     --------
-    >>> from sknn._codec import callback_classes
-    >>> "EarlyStopping" in callback_classes()
+    >>> from sknn._codec import declared
+    >>> "EarlyStopping" in declared("callback")
     True
+    >>> "Checkpoint" in declared("callback", restorable=True)
+    False
     """
-    from sknn import callbacks
-
-    out = {}
-    for name in callbacks.__all__:
-        cls = getattr(callbacks, name)
-        if isinstance(cls, type) and issubclass(cls, callbacks.Callback):
-            out[name] = cls
-    return out
+    for cls in classes:
+        _DECLARED[kind][cls.__name__] = cls
+        if restore:
+            _RESTORABLE[kind].add(cls)
+        else:
+            _RESTORABLE[kind].discard(cls)
 
 
-def restorable_callbacks() -> tuple[type, ...]:
-    """Callbacks that :func:`sknn.load` restores from a file.
+def declared(kind: str, *, restorable: bool = False) -> dict[str, type]:
+    """The classes of ``kind`` declared with :func:`declare`, by class name."""
+    return {
+        name: cls
+        for name, cls in _DECLARED[kind].items()
+        if not restorable or cls in _RESTORABLE[kind]
+    }
 
-    Only those that touch nothing outside the estimator. Callbacks that write files
-    (checkpoints, logs, trackers) name paths, and a hostile file could point them at
-    any file of the user's; they are dropped with a warning and come from the caller.
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """The classes a model file may name or hold, given to the codec by its caller.
+
+    Parameters
+    ----------
+    types : mapping of str to type
+        ``__type__`` classes by :func:`type_key` (see :func:`allowed_types`).
+    callbacks : mapping of str to type, optional
+        ``__callback__`` classes by class name; a callback is written only when its
+        class is the one of its name here. By default the declared ones
+        (:func:`declare`).
+    callback_base : type or None
+        What counts as a callback when writing (others of its kind are dropped).
+    transforms : mapping of str to type, optional
+        ``__augment__`` classes by class name; by default the declared ones.
+    states : mapping of str to type
+        ``__object__`` classes by class name (names of :data:`STATE_CLASSES`).
+    history, train_state : type or None
+        The classes of the ``__history__`` and ``__trainstate__`` entries.
+
+    Examples
+    --------
+    >>> from sknn._codec import Vocabulary
+    >>> Vocabulary().states
+    {}
     """
-    from sknn.callbacks import EarlyStopping, GradientClipping, LRScheduler, ProgressBar
 
-    return (EarlyStopping, GradientClipping, LRScheduler, ProgressBar)
+    types: Mapping[str, type] = dataclasses.field(default_factory=dict)
+    callbacks: Mapping[str, type] | None = None
+    callback_base: type | None = None
+    transforms: Mapping[str, type] | None = None
+    states: Mapping[str, type] = dataclasses.field(default_factory=dict)
+    history: type | None = None
+    train_state: type | None = None
+
+    def named(self, kind: str) -> Mapping[str, type]:
+        """The ``"callback"`` or ``"transform"`` classes, declared ones by default."""
+        given = self.callbacks if kind == "callback" else self.transforms
+        return declared(kind) if given is None else given
+
+
+_EMPTY = Vocabulary()
 
 
 # ----------------------------------------------------------------------- encoder
@@ -149,18 +205,14 @@ class Encoder:
     {'__ndarray__': [0, 1, 2], 'dtype': '<i8', 'shape': [3]}
     """
 
-    def __init__(self) -> None:
-        from sknn.data.augment import builtin_transforms
-
-        self.callbacks = callback_classes()
-        self.transforms = builtin_transforms()
+    def __init__(self, vocabulary: Vocabulary = _EMPTY) -> None:
+        self.vocabulary = vocabulary
+        self.callbacks = vocabulary.named("callback")
+        self.transforms = vocabulary.named("transform")
         self.dropped: list[str] = []
 
     def __call__(self, value: Any, where: str) -> Any:
-        from sknn.callbacks import Callback
-        from sknn.training.engine import TrainState
-        from sknn.training.history import History
-
+        voc = self.vocabulary
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, np.generic) and value.dtype.kind in "biufUS":
@@ -176,9 +228,9 @@ class Encoder:
             }
         if isinstance(value, torch.device):
             return str(value)
-        if isinstance(value, History):
+        if voc.history is not None and isinstance(value, voc.history):
             return {"__history__": [self(r, where) for r in value]}
-        if isinstance(value, TrainState):
+        if voc.train_state is not None and isinstance(value, voc.train_state):
             return {"__trainstate__": self(dataclasses.asdict(value), where)}
         if isinstance(value, tuple):
             return {"__tuple__": [self(v, where) for v in value]}
@@ -188,7 +240,7 @@ class Encoder:
             return {
                 "__dict__": [[self(k, where), self(v, where)] for k, v in value.items()]
             }
-        if isinstance(value, Callback):
+        if voc.callback_base is not None and isinstance(value, voc.callback_base):
             name = type(value).__name__
             if self.callbacks.get(name) is not type(value):
                 self.dropped.append(f"{where}: callback {name}")
@@ -203,9 +255,7 @@ class Encoder:
             # the caller.
             return {"__type__": [value.__module__, value.__qualname__]}
         name = type(value).__name__
-        if name in STATE_CLASSES_PATHS and type(value).__module__.startswith(
-            STATE_CLASSES_PATHS[name]
-        ):
+        if voc.states.get(name) is type(value):
             return {"__object__": name, "state": self(vars(value), where)}
         if isinstance(value, np.random.RandomState):
             self.dropped.append(f"{where}: a RandomState instance (saved as None)")
@@ -293,6 +343,11 @@ _REQUIRED = {
     "TableEncoder": set(_SCHEMAS["TableEncoder"]),
 }
 
+#: Classes whose instances may appear among fitted attributes: rebuilt from a fixed
+#: set of attributes (their schemas above), never unpickled. The classes themselves
+#: come from the caller (:attr:`Vocabulary.states`).
+STATE_CLASSES = tuple(_SCHEMAS)
+
 
 class Decoder:
     """Rebuild values from tagged JSON, refusing anything off the schemas.
@@ -302,6 +357,8 @@ class Decoder:
     types : dict of str to type, default=None
         Classes the caller supplies, by :func:`type_key`; they win over the
         allow-list.
+    vocabulary : Vocabulary, optional
+        The classes a file may name (the allow-list); none by default.
     allow_types : bool, default=True
         Whether ``__type__`` entries may appear at all (only in parameters).
 
@@ -317,9 +374,16 @@ class Decoder:
     """
 
     def __init__(
-        self, types: dict[str, type] | None = None, *, allow_types: bool = True
+        self,
+        types: dict[str, type] | None = None,
+        *,
+        vocabulary: Vocabulary = _EMPTY,
+        allow_types: bool = True,
     ) -> None:
-        self.types = {**allowed_types(), **(types or {})}
+        self.vocabulary = vocabulary
+        self.callbacks = vocabulary.named("callback")
+        self.transforms = vocabulary.named("transform")
+        self.types = {**allowed_types(), **vocabulary.types, **(types or {})}
         self.allow_types = allow_types
 
     def __call__(self, value: Any, depth: int = 0) -> Any:
@@ -338,6 +402,12 @@ class Decoder:
         if handler is None:
             raise ValueError(f"Unknown entry in a model file: keys {sorted(value)}.")
         return handler(self, value, depth + 1)
+
+    @staticmethod
+    def _known(cls: type | None, what: str) -> type:
+        if cls is None:
+            raise ValueError(f"Refusing {what}: none may appear here.")
+        return cls
 
     # -- arrays and scalars ------------------------------------------------------------
     @staticmethod
@@ -435,22 +505,20 @@ class Decoder:
         return out
 
     def _history(self, value: dict, depth: int) -> Any:
-        from sknn.training.history import History
-
+        history = self._known(self.vocabulary.history, "a training history")
         records = self._list(value["__history__"], depth)
         if not all(
             isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in records
         ):
             raise ValueError("The history in the model file is malformed.")
-        return History(records)
+        return history(records)
 
     def _trainstate(self, value: dict, depth: int) -> Any:
-        from sknn.training.engine import TrainState
-
+        train_state = self._known(self.vocabulary.train_state, "a training state")
         state = self(value["__trainstate__"], depth)
         if not isinstance(state, dict):
             raise ValueError("The training state in the model file is malformed.")
-        fields = {f.name: f for f in dataclasses.fields(TrainState)}
+        fields = {f.name: f for f in dataclasses.fields(train_state)}
         kept = {k: v for k, v in state.items() if k in fields}
         for key, v in kept.items():
             if key in ("epoch", "t", "no_improve"):
@@ -461,11 +529,11 @@ class Decoder:
                 ok = _is_real(v)
             if not ok:
                 raise ValueError(f"The training state's {key!r} is malformed: {v!r}.")
-        return TrainState(**kept)
+        return train_state(**kept)
 
     # -- classes and objects -------------------------------------------------------------
     def _callback(self, value: dict, depth: int) -> Any:
-        cls = callback_classes().get(value["__callback__"])
+        cls = self.callbacks.get(value["__callback__"])
         if cls is None:
             raise ValueError(f"Unknown sknn callback {value['__callback__']!r}.")
         params = self(value.get("params"), depth)
@@ -484,9 +552,7 @@ class Decoder:
         return cls(**params)
 
     def _augment(self, value: dict, depth: int) -> Any:
-        from sknn.data.augment import builtin_transforms
-
-        cls = builtin_transforms().get(value["__augment__"])
+        cls = self.transforms.get(value["__augment__"])
         if cls is None:
             raise ValueError(f"Unknown sknn transform {value['__augment__']!r}.")
         params = self(value.get("params"), depth)
@@ -525,10 +591,9 @@ class Decoder:
         return cls
 
     def _object(self, value: dict, depth: int) -> Any:
-        import importlib
-
         name = value["__object__"]
-        if name not in _SCHEMAS:
+        cls = self.vocabulary.states.get(name) if name in _SCHEMAS else None
+        if cls is None:
             raise ValueError(f"Refusing to rebuild an object of class {name!r}.")
         state = self(value.get("state"), depth)
         if not isinstance(state, dict):
@@ -550,7 +615,6 @@ class Decoder:
                 raise ValueError(
                     f"The {name}'s {key!r} in the model file is malformed."
                 )
-        cls = getattr(importlib.import_module(STATE_CLASSES_PATHS[name]), name)
         obj = object.__new__(cls)
         obj.__dict__.update(state)
         return obj
@@ -587,4 +651,14 @@ def caller_types(classes: Iterable[type] | None) -> dict[str, type]:
     return out
 
 
-__all__ = ["Decoder", "Encoder", "allowed_types", "caller_types", "type_key"]
+__all__ = [
+    "STATE_CLASSES",
+    "Decoder",
+    "Encoder",
+    "Vocabulary",
+    "allowed_types",
+    "caller_types",
+    "declare",
+    "declared",
+    "type_key",
+]

@@ -17,25 +17,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    check_random_state,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from sknn._archive import load_optimizer_into
 from sknn._nested import NestedParamsMixin
-from sknn.callbacks.base import Callback
-from sknn.callbacks.scoring import (
-    ValidationPredictions,
-    check_scoring,
-    validation_metrics,
-)
 from sknn.data.adapters import (
     StreamInput,
     adapt_fit_input,
@@ -46,6 +34,11 @@ from sknn.data.adapters import (
 )
 from sknn.data.split import validation_split
 from sknn.finetune import FineTuneMixin
+from sknn.scoring import (
+    ValidationPredictions,
+    check_scoring,
+    validation_metrics,
+)
 from sknn.targets import TargetHandler
 from sknn.training import (
     SOLVERS,
@@ -64,10 +57,18 @@ from sknn.training.custom import (
     uses_weight_decay_option,
 )
 from sknn.training.engine import TrainState, warn_non_finite
+from sknn.training.hooks import Hooks
 from sknn.training.host import training_source
 from sknn.training.inference import CHUNK_SIZE, as_inputs, n_rows, to_device_chunk
 from sknn.training.optim import LRSchedule
 from sknn.training.precision import check_step_plan, compile_module, make_step_plan
+from sknn.utils._compat import (
+    Interval,
+    Options,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+)
 from sknn.utils.device import resolve_device
 from sknn.utils.random import RNGScope, draw_seed, torch_seed
 from sknn.utils.threads import auto_threads, macs_per_row, torch_threads
@@ -185,7 +186,10 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
 
     def _check_params_extra(self) -> None:
         for cb in self.callbacks or ():
-            if not isinstance(cb, Callback):
+            # Hooks the engine can call, with parameters clone can copy: what
+            # sknn.callbacks.Callback is (the callbacks package sits above the
+            # estimators, so this module does not import it).
+            if not (isinstance(cb, Hooks) and isinstance(cb, BaseEstimator)):
                 raise ValueError(
                     f"callbacks must be sknn.callbacks.Callback instances; got "
                     f"{type(cb).__name__}."

@@ -16,14 +16,13 @@ from sklearn.base import (
     ClassifierMixin,
     MetaEstimatorMixin,
     RegressorMixin,
-    _fit_context,
     clone,
 )
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from sknn.estimators import MLPClassifier, MLPRegressor
 from sknn.model_selection._stacking import fit_stacked
+from sknn.utils._compat import HasMethods, Interval, _fit_context
 
 
 class _DeepEnsemble(MetaEstimatorMixin, BaseEstimator):

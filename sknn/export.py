@@ -21,6 +21,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from sknn._version import __version__
+
 __all__ = ["export_onnx"]
 
 _EXTRA = "pip install 'sknn[onnx]'"
@@ -410,11 +412,9 @@ def _decode_strings(onnx, proto, strings: list[str]) -> None:
 
 
 def _add_metadata(proto, estimator, sample: tuple[int, ...], seq: bool) -> None:
-    import sknn
-
     layout = ("batch", "time", sample[1]) if seq else ("batch", *sample)
     meta = {
-        "sknn_version": sknn.__version__,
+        "sknn_version": __version__,
         "estimator": type(estimator).__name__,
         "input_layout": repr(layout),
     }

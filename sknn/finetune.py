@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from sknn.callbacks.base import Callback
+from sknn.training.hooks import Hooks
 from sknn.utils.random import torch_seed
 
 #: Attribute names tried, in order, to find a module's output layer.
@@ -160,7 +160,7 @@ def freeze_body(module: nn.Module, freeze: bool | int) -> list[nn.Module]:
     return blocks[:freeze]
 
 
-class _FrozenNormEval(Callback):
+class _FrozenNormEval(Hooks):
     """Keep the normalisation layers of frozen blocks in inference mode."""
 
     def __init__(self, modules=()) -> None:

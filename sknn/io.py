@@ -39,7 +39,9 @@ import numpy as np
 import sklearn
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.preprocessing import LabelEncoder
 
+from sknn import modules as sknn_modules
 from sknn._archive import (
     MAX_COMPRESSION_RATIO,
     MAX_META_BYTES,
@@ -52,11 +54,18 @@ from sknn._archive import (
 from sknn._codec import (
     Decoder,
     Encoder,
+    Vocabulary,
     allowed_types,
     caller_types,
-    restorable_callbacks,
+    declared,
 )
 from sknn._settings import check_file_settings
+from sknn._version import __version__
+from sknn.data.tables import TableEncoder
+from sknn.data.targets import ClassTargetEncoder, RegressionTargetScaler
+from sknn.training.engine import TrainState
+from sknn.training.history import History
+from sknn.training.hooks import Hooks
 from sknn.utils._files import atomic_write
 
 #: Identifier written in every model file.
@@ -87,11 +96,24 @@ def _estimator_classes() -> dict[str, type]:
 
 
 # ----------------------------------------------------------------------- save
-def _versions() -> dict[str, str]:
-    import sknn
+def _vocabulary() -> Vocabulary:
+    """Every class a model file may name or hold, for the codec (which imports nothing
+    of sknn): sknn's network modules, its target encoders and table encoder, the
+    training history and state, and the callbacks and transforms their packages
+    declare."""
+    states = (ClassTargetEncoder, RegressionTargetScaler, LabelEncoder, TableEncoder)
+    return Vocabulary(
+        types=allowed_types(sknn_modules),
+        callback_base=Hooks,
+        states={cls.__name__: cls for cls in states},
+        history=History,
+        train_state=TrainState,
+    )
 
+
+def _versions() -> dict[str, str]:
     return {
-        "sknn": sknn.__version__,
+        "sknn": __version__,
         "torch": torch.__version__,
         "sklearn": sklearn.__version__,
         "numpy": np.__version__,
@@ -143,7 +165,7 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
             f"sknn.save saves sknn estimators ({sorted(classes)}); got {name}. Use "
             "joblib or pickle for pipelines and other objects."
         )
-    enc = Encoder()
+    enc = Encoder(_vocabulary())
     params = estimator.get_params(deep=False)
     module_name = None
     if "module" in params and params["module"] is not None:
@@ -312,16 +334,14 @@ def load(
 
 
 def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
-    import sknn
-
     name = archive.name
     meta = _read_meta(archive)
     versions = meta.get("versions")
     saved = versions.get("sknn") if isinstance(versions, dict) else None
-    if saved != sknn.__version__:
+    if saved != __version__:
         warnings.warn(
             f"{name!r} was saved with sknn {saved}; this is sknn "
-            f"{sknn.__version__}. Check its predictions.",
+            f"{__version__}. Check its predictions.",
             UserWarning,
             stacklevel=3,
         )
@@ -334,7 +354,8 @@ def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
     params_in, attrs_in = meta.get("params"), meta.get("attributes")
     if not isinstance(params_in, dict) or not isinstance(attrs_in, dict):
         raise ValueError(f"{name!r} has malformed metadata (params / attributes).")
-    decode = Decoder(types)
+    vocabulary = _vocabulary()
+    decode = Decoder(types, vocabulary=vocabulary)
     try:
         # The module is never decoded from parameters: it is the caller's, or a
         # name on the allow-list (meta["module"]).
@@ -408,7 +429,7 @@ def _module_param(name: str, named: Any, module: Any, types: dict, cls: type) ->
         return None
     if not isinstance(named, str):
         raise ValueError(f"{name!r} names its module with a {type(named).__name__}.")
-    found = {**allowed_types(), **types}.get(named)
+    found = {**allowed_types(sknn_modules), **types}.get(named)
     if (
         found is not None
         and isinstance(found, type)
@@ -428,7 +449,7 @@ def _callbacks_param(name: str, stored: Any, callbacks: list | None) -> Any:
         return None
     if not isinstance(stored, (list, tuple)):
         raise ValueError(f"{name!r} holds malformed callbacks.")
-    safe = restorable_callbacks()
+    safe = tuple(declared("callback", restorable=True).values())
     kept = [cb for cb in stored if isinstance(cb, safe)]
     dropped = [type(cb).__name__ for cb in stored if not isinstance(cb, safe)]
     if dropped:
@@ -444,8 +465,6 @@ def _callbacks_param(name: str, stored: Any, callbacks: list | None) -> Any:
 
 def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
     """Set fitted attributes: names that shadow nothing, values of the right kinds."""
-    from sknn.training.engine import TrainState
-    from sknn.training.history import History
     from sknn.utils.random import is_generator_state, is_scope_state
 
     checks = {
@@ -498,8 +517,6 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
 def _table_agrees(table: Any, meta: Any, attrs: dict) -> bool:
     """Whether a decoded :class:`~sknn.data.tables.TableEncoder` is whole and
     describes the network of ``meta`` (columns, categories, widths)."""
-    from sknn.data.tables import TableEncoder
-
     if not isinstance(table, TableEncoder):
         return False
     n_cols = len(table.columns_)

@@ -16,10 +16,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import check_random_state
 
 from sknn.callbacks.base import Callback
 from sknn.training.optim import LRSchedule
+from sknn.utils._compat import _safe_indexing
 
 __all__ = ["LRFinderDisplay", "find_lr"]
 

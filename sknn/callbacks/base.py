@@ -1,16 +1,14 @@
-"""The callback protocol: a base class whose hooks do nothing."""
+"""The callback base class: the engine's hooks (all no-ops) with scikit-learn
+parameters."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from sklearn.base import BaseEstimator
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sknn.training.engine import Trainer
+from sknn.training.hooks import Hooks, overrides
 
 
-class Callback(BaseEstimator):
+class Callback(Hooks, BaseEstimator):
     """Base class of sknn callbacks: every hook is a no-op.
 
     Callbacks are scikit-learn style objects: the constructor stores its arguments,
@@ -20,12 +18,17 @@ class Callback(BaseEstimator):
     with clones of the callbacks it was given and keeps the fitted ones in ``callbacks_``.
 
     Hooks receive the :class:`~sknn.training.Trainer`, whose attributes ``module``,
-    ``optimizer``, ``history``, ``epoch`` and ``stop_training`` they may read or set;
-    at ``on_epoch_end`` its ``validation`` holds the held-out rows' targets and
+    ``optimizer``, ``history``, ``epoch``, ``stop_training`` and ``owner`` (the
+    estimator being fitted) they may read, and ``stop_training`` they may set; at
+    ``on_epoch_end`` its ``validation`` holds the held-out rows' targets and
     predictions (a :class:`~sknn.callbacks.ValidationPredictions`) when rows are held
     out, and a callback may add metrics to the epoch's ``record``.
     Per-batch hooks (:meth:`on_batch_end`, :meth:`on_backward_end`) are only called for
-    callbacks that override them, so callbacks that do not need them cost nothing.
+    callbacks that override them, so callbacks that do not need them cost nothing. A
+    callback with running state (early stopping's patience counter, a scheduler)
+    overrides :meth:`state_dict` and :meth:`load_state_dict` so that
+    :class:`~sknn.callbacks.Checkpoint` can resume it. The hooks are declared by
+    :class:`sknn.training.hooks.Hooks`, which the engine calls.
 
     Examples
     --------
@@ -40,28 +43,5 @@ class Callback(BaseEstimator):
     {'epoch': 5}
     """
 
-    #: Whether the callback needs a validation set (``valid_loss`` / ``valid_score``).
-    requires_validation: bool = False
 
-    def on_train_begin(self, trainer: Trainer) -> None:
-        """Called once before the first epoch."""
-
-    def on_epoch_begin(self, trainer: Trainer) -> None:
-        """Called at the start of every epoch."""
-
-    def on_backward_end(self, trainer: Trainer) -> None:
-        """Called after gradients are computed and before the optimiser step."""
-
-    def on_batch_end(self, trainer: Trainer, loss: Any) -> None:
-        """Called after each optimiser step with the batch loss (a device tensor)."""
-
-    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
-        """Called after every epoch with its history record (already appended)."""
-
-    def on_train_end(self, trainer: Trainer) -> None:
-        """Called once when training ends, however it ends (also on Ctrl-C)."""
-
-
-def overrides(callback: Callback, hook: str) -> bool:
-    """Return True when ``callback`` implements ``hook`` itself."""
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+__all__ = ["Callback", "overrides"]

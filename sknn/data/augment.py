@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from sklearn.base import BaseEstimator
 
+from sknn._codec import declare
 from sknn.training.augment import (
     BatchTransform,
     gaussian_noise,
@@ -439,6 +440,8 @@ def builtin_transforms() -> dict[str, type]:
         for cls in (Compose, GaussianNoise, RandomCrop, RandomFlip, RandomShift)
     }
 
+
+declare("transform", builtin_transforms().values())
 
 __all__ = [
     "Compose",

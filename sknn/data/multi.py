@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_array
+
+from sknn.utils._compat import _safe_indexing
 
 
 class MultiInput:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from sknn.targets import ClassTargets
+from sknn.utils._compat import _fit_context
 
 
 class NeuralNetClassifierMixin(ClassifierMixin):

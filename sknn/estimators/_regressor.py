@@ -4,11 +4,12 @@ scaling, regression losses, 1-D outputs) and ``partial_fit``."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from sknn.targets import RegressionTargets
+from sknn.utils._compat import _fit_context
 
 
 class NeuralNetRegressorMixin(RegressorMixin):

@@ -27,8 +27,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import is_classifier
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _num_samples
 
 from sknn._archive import load_optimizer_into
 from sknn.data.tables import TABLE_INPUTS
@@ -44,7 +42,13 @@ from sknn.training.ensemble_loss import (
     smoothed_cross_entropy,
 )
 from sknn.training.schedules import SCHEDULES, StepSchedule
-from sknn.utils._compat import optimizer_speed_kwargs
+from sknn.utils._compat import (
+    Interval,
+    Options,
+    StrOptions,
+    _num_samples,
+    optimizer_speed_kwargs,
+)
 
 #: Rows of the fit that the preprocessing statistics are computed on (at most).
 _STAT_ROWS = 200_000

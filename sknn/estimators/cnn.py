@@ -8,7 +8,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from sknn.base import BaseNeuralNet
@@ -23,6 +22,7 @@ from sknn.modules.cnn import CNN
 from sknn.training.augment import AugmentedData, augment_generator
 from sknn.training.data import TensorData
 from sknn.training.losses import REGRESSION_LOSSES
+from sknn.utils._compat import Interval, StrOptions
 
 _CNN_DOC = (
     """

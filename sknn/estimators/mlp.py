@@ -7,7 +7,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sknn.base import BaseNeuralNet
@@ -17,6 +16,7 @@ from sknn.estimators._sizes import as_sizes
 from sknn.estimators._tables import TableMixin
 from sknn.modules import ACTIVATIONS, MLP
 from sknn.training.losses import REGRESSION_LOSSES
+from sknn.utils._compat import Interval, StrOptions
 
 SCORING_DOC = """    scoring : str, callable, list, tuple, dict or None, default=None
         What the held-out rows are scored with, each epoch, when there are any
@@ -30,7 +30,7 @@ SCORING_DOC = """    scoring : str, callable, list, tuple, dict or None, default
         ``validation_scores_`` follow it. A list or tuple of names, or a dict of
         names to scorers, records each as ``valid_<name>`` and keeps the default
         ``valid_score``. Scorers run on the host on the validation predictions
-        (:class:`~sknn.callbacks.scoring.ValidationPredictions`, which callbacks
+        (:class:`~sknn.callbacks.ValidationPredictions`, which callbacks
         also see as ``trainer.validation``); the default reads nothing more.
 """
 

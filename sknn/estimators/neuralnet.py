@@ -8,7 +8,6 @@ from collections.abc import Callable
 from numbers import Integral
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from sknn.base import BaseNeuralNet
@@ -25,6 +24,7 @@ from sknn.estimators._tables import TableMixin, check_targets
 from sknn.estimators.mlp import SCALE_PARAMS_DOC, SCORING_DOC
 from sknn.modules import MLP, KeywordInputs
 from sknn.training.losses import REGRESSION_LOSSES
+from sknn.utils._compat import Interval, StrOptions
 
 #: Fit-time facts a module may declare among its keyword arguments.
 FIT_TIME_FACTS = ("n_features_in", "n_outputs", "input_shape")

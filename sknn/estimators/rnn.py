@@ -8,7 +8,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, validate_data
 
 from sknn.base import BaseNeuralNet
@@ -28,6 +27,7 @@ from sknn.estimators._sizes import as_sizes as _as_list
 from sknn.modules import ACTIVATIONS
 from sknn.modules.rnn import CELLS, POOLINGS, RNN
 from sknn.training.losses import REGRESSION_LOSSES
+from sknn.utils._compat import Interval, StrOptions
 
 _RNN_DOC = (
     """

@@ -13,7 +13,6 @@ from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknn.base import BaseNeuralNet
 from sknn.estimators._classifier import NeuralNetClassifierMixin
@@ -27,6 +26,7 @@ from sknn.estimators._tabular_base import (
 )
 from sknn.estimators.mlp import SCORING_DOC
 from sknn.training.losses import REGRESSION_LOSSES
+from sknn.utils._compat import Interval, StrOptions
 
 _RECIPE_DOC = (
     """

@@ -18,15 +18,8 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
-from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection import check_cv
-from sklearn.model_selection._search import BaseSearchCV
-from sklearn.model_selection._validation import (
-    _warn_or_raise_about_fit_failures,
-)
 from sklearn.utils import indexable
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_method_params
 from tqdm.auto import tqdm
 
 from sknn.model_selection._pruning import (
@@ -50,6 +43,13 @@ from sknn.model_selection._spaces import (
 )
 from sknn.model_selection._study import StudyWorkersMixin, is_scored
 from sknn.model_selection._vectorized import _evaluate
+from sknn.utils._compat import (
+    BaseSearchCV,
+    Interval,
+    _check_method_params,
+    _MultimetricScorer,
+    _warn_or_raise_about_fit_failures,
+)
 
 
 class OptunaSearchCV(StudyWorkersMixin, BaseSearchCV):

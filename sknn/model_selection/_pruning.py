@@ -16,14 +16,12 @@ from typing import Any
 import numpy as np
 import optuna
 from sklearn.base import clone
-from sklearn.model_selection._validation import _score
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _check_method_params
 
 from sknn.base import BaseNeuralNet
 from sknn.model_selection._stacking import _network
 from sknn.training.stack_plan import architecture_key, stack_reason
 from sknn.training.stacked import StackedTrainer
+from sknn.utils._compat import _check_method_params, _safe_indexing, _score
 
 _FINAL_FIT_PARAMS = {"sample_weight"}
 EPOCHS_ATTR = "sknn:epochs"

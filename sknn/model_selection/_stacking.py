@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 
 from sknn.base import BaseNeuralNet
 from sknn.training.stack_plan import (
@@ -26,6 +25,7 @@ from sknn.training.stack_plan import (
     stack_reason,
 )
 from sknn.training.stacked import StackedTrainer
+from sknn.utils._compat import _safe_indexing
 
 #: Parameters that may differ between models of one stacked pass.
 STACKED_PARAMS = frozenset(

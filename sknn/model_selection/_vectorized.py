@@ -20,25 +20,27 @@ from itertools import product
 
 import numpy as np
 from sklearn import model_selection as _skms
-from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
-from sklearn.model_selection._validation import (
+from sklearn.pipeline import Pipeline
+from sklearn.utils import indexable
+from sklearn.utils.parallel import Parallel, delayed
+
+from sknn.model_selection._stacking import _fit_many, _network
+from sknn.utils._compat import (
     _aggregate_score_dicts,
+    _check_method_params,
     _fit_and_score,
+    _fit_context,
     _insert_error_scores,
     _normalize_score_results,
+    _num_samples,
+    _routing_enabled,
+    _safe_split,
     _score,
     _warn_or_raise_about_fit_failures,
 )
-from sklearn.pipeline import Pipeline
-from sklearn.utils import indexable
-from sklearn.utils._metadata_requests import _routing_enabled
-from sklearn.utils.metaestimators import _safe_split
-from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_method_params, _num_samples
-
-from sknn.model_selection._stacking import _fit_many, _network
 
 
 # ---------------------------------------------------------------------- evaluation

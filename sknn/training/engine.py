@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from sknn.callbacks.base import Callback, overrides
 from sknn.training.data import TensorData
 from sknn.training.distributed import (
     any_process,
@@ -34,6 +33,7 @@ from sknn.training.distributed import (
     mean_over_processes,
 )
 from sknn.training.history import History
+from sknn.training.hooks import Hooks, overrides
 from sknn.training.inference import predict_batched
 from sknn.training.optim import LRSchedule, minimize_lbfgs
 from sknn.training.precision import StepPlan, compile_error
@@ -266,8 +266,9 @@ class Trainer:
     penalty_fn : callable, optional
         ``penalty_fn(n) -> scalar tensor``: the L2 term reported with (and, for
         full-batch solvers, optimised with) the loss over ``n`` weighted samples.
-    callbacks : sequence of Callback
-        Fitted-for-this-run callbacks.
+    callbacks : sequence of Hooks
+        Fitted-for-this-run callbacks (:class:`~sknn.callbacks.Callback` objects or
+        any :class:`~sknn.training.hooks.Hooks`).
     history : History, optional
         Appended to (continued by warm starts).
     state : TrainState, optional
@@ -286,7 +287,7 @@ class Trainer:
     validation_view : callable, optional
         ``validation_view(output)``: what callbacks see as ``validation`` from the
         network's raw output on the validation rows (the estimators give a
-        :class:`~sknn.callbacks.scoring.ValidationPredictions`); by default the
+        :class:`~sknn.callbacks.ValidationPredictions`); by default the
         output itself.
     metrics_fn : callable, optional
         ``metrics_fn(validation) -> dict`` of more ``valid_*`` metrics for each
@@ -331,7 +332,7 @@ class Trainer:
         schedule: LRSchedule | None = None,
         score_fn: LossFn | None = None,
         penalty_fn: Callable[[float], torch.Tensor] | None = None,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Hooks] = (),
         history: History | None = None,
         state: TrainState | None = None,
         generator: torch.Generator | None = None,

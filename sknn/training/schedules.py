@@ -16,7 +16,7 @@ import math
 import time
 from typing import Any
 
-from sknn.callbacks.base import Callback
+from sknn.training.hooks import Hooks
 
 #: Schedule names.
 SCHEDULES = ("coslog4", "flat_cos", "cosine", "constant")
@@ -46,7 +46,7 @@ def schedule_factor(kind: str, t: float) -> float:
     raise ValueError(f"Unknown schedule {kind!r}; choose from {SCHEDULES}.")
 
 
-class StepSchedule(Callback):
+class StepSchedule(Hooks):
     """Set the rate, weight decay and dropout before every optimiser step.
 
     Parameters

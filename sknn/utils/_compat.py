@@ -1,8 +1,33 @@
-"""Version shims: the one place that knows which library version does what."""
+"""Version shims: the one place that knows which library version does what.
+
+Every private scikit-learn name sknn uses (a leading underscore, or a private module)
+is imported here and only here (a test checks it), so that a scikit-learn release that
+moves one is met in one file.
+"""
 
 from __future__ import annotations
 
 import torch
+from sklearn.base import _fit_context
+from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.model_selection._validation import (
+    _aggregate_score_dicts,
+    _fit_and_score,
+    _insert_error_scores,
+    _normalize_score_results,
+    _score,
+    _warn_or_raise_about_fit_failures,
+)
+from sklearn.utils import _safe_indexing
+from sklearn.utils._metadata_requests import _routing_enabled
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils.metaestimators import _safe_split
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    _num_samples,
+)
 
 #: ``torch.optim`` optimizers that accept ``fused=True`` on CPU tensors.
 _FUSED_CPU = ("Adam", "AdamW", "SGD", "Adagrad")
@@ -32,3 +57,28 @@ def joblib_uses_local_processes() -> bool:
 
     backend, _ = get_active_backend()
     return isinstance(backend, (LokyBackend, MultiprocessingBackend))
+
+
+__all__ = [
+    "BaseSearchCV",
+    "HasMethods",
+    "Interval",
+    "Options",
+    "StrOptions",
+    "_MultimetricScorer",
+    "_aggregate_score_dicts",
+    "_check_method_params",
+    "_check_sample_weight",
+    "_fit_and_score",
+    "_fit_context",
+    "_insert_error_scores",
+    "_normalize_score_results",
+    "_num_samples",
+    "_routing_enabled",
+    "_safe_indexing",
+    "_safe_split",
+    "_score",
+    "_warn_or_raise_about_fit_failures",
+    "joblib_uses_local_processes",
+    "optimizer_speed_kwargs",
+]

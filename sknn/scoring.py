@@ -156,7 +156,7 @@ def check_scoring(scoring: Any) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from sknn.callbacks.scoring import check_scoring
+    >>> from sknn.scoring import check_scoring
     >>> sorted(check_scoring("f1_macro"))
     ['valid_f1_macro', 'valid_score']
     >>> sorted(check_scoring(["accuracy", "roc_auc"]))
@@ -216,7 +216,7 @@ def validation_metrics(
     --------
     >>> import numpy as np, torch
     >>> from sknn import MLPRegressor
-    >>> from sknn.callbacks.scoring import (
+    >>> from sknn.scoring import (
     ...     ValidationPredictions, check_scoring, validation_metrics)
     >>> reg = MLPRegressor(max_iter=2, random_state=0).fit([[0.0], [1.0]], [0.0, 1.0])
     >>> view = ValidationPredictions(reg, torch.zeros(2, 1), np.array([0.0, 2.0]))
