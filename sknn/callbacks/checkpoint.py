@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import math
@@ -102,6 +101,10 @@ def _is_state_dict(v) -> bool:
         isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in v.items()
     )
 
+
+#: The entries of a checkpoint that :meth:`sknn.training.Trainer.load_state_dict`
+#: resumes.
+_TRAINER_KEYS = ("module", "state", "history", "generator", "best_state")
 
 _FIELDS = {
     "epoch": lambda v: isinstance(v, int) and v >= 0,
@@ -284,41 +287,11 @@ class Checkpoint(Callback):
             return
         ckpt = load_checkpoint(self.path)
         try:
-            trainer.module.load_state_dict(ckpt["module"])
-        except RuntimeError as exc:
+            trainer.load_state_dict({key: ckpt[key] for key in _TRAINER_KEYS})
+        except ValueError as exc:
             raise ValueError(
-                f"The checkpoint {os.fspath(self.path)!r} does not fit this network "
-                f"(other parameters or data?): {exc}"
+                f"Cannot resume from the checkpoint {os.fspath(self.path)!r}: {exc}"
             ) from exc
-        fields = {f.name for f in dataclasses.fields(trainer.state)}
-        unknown = sorted(set(ckpt["state"]) - fields)
-        best = ckpt["best_state"]
-        if unknown or (
-            best is not None
-            and {k: tuple(v.shape) for k, v in best.items()}
-            != {k: tuple(v.shape) for k, v in ckpt["module"].items()}
-        ):
-            raise ValueError(
-                f"The checkpoint {os.fspath(self.path)!r} holds a malformed training "
-                "state or best weights."
-            )
-        for key, value in ckpt["state"].items():
-            setattr(trainer.state, key, value)
-        trainer.history.clear()
-        trainer.history.extend(ckpt["history"])
-        if trainer.generator is not None and ckpt["generator"] is not None:
-            _apply(
-                self.path,
-                "shuffling generator",
-                trainer.generator.set_state,
-                ckpt["generator"],
-            )
-        # The engine's private run state: epochs already run, last good and best weights.
-        trainer._epochs_run = trainer.state.epoch
-        trainer._last_good = {
-            k: v.detach().clone() for k, v in trainer.module.state_dict().items()
-        }
-        trainer._best_state = ckpt["best_state"]
         self.best_value_ = ckpt["best_value"]
         self.resumed_from_ = ckpt["epoch"]
         self._pending = ckpt
@@ -333,6 +306,7 @@ class Checkpoint(Callback):
         where = f"The checkpoint {os.fspath(self.path)!r}"
         load_optimizer_into(trainer.optimizer, ckpt["optimizer"], where)
         for cb, saved in zip(trainer.callbacks, ckpt["callbacks"]):
+            # Checkpoints of older versions hold None for callbacks without state.
             if (
                 isinstance(saved, (list, tuple))
                 and len(saved) == 2
@@ -368,29 +342,18 @@ class Checkpoint(Callback):
             self.saved_epochs_.append(epoch)
 
     def _payload(self, trainer) -> dict:
-        states = []
-        for cb in trainer.callbacks:
-            has = callable(getattr(cb, "state_dict", None)) and callable(
-                getattr(cb, "load_state_dict", None)
-            )
-            states.append(
-                (type(cb).__name__, _to_cpu(cb.state_dict())) if has else None
-            )
         return {
             "format": _FORMAT,
             "version": _VERSION,
             "epoch": trainer.state.epoch,
-            "module": _to_cpu(trainer.module.state_dict()),
+            **_to_cpu(trainer.state_dict()),
             "optimizer": _to_cpu(trainer.optimizer.state_dict()),
-            "state": dataclasses.asdict(trainer.state),
-            "history": [dict(r) for r in trainer.history],
-            "generator": None
-            if trainer.generator is None
-            else trainer.generator.get_state(),
             "rng": torch.random.get_rng_state(),
-            "best_state": _to_cpu(getattr(trainer, "_best_state", None)),
             "best_value": self.best_value_,
-            "callbacks": states,
+            "callbacks": [
+                (type(cb).__name__, _to_cpu(cb.state_dict()))
+                for cb in trainer.callbacks
+            ],
         }
 
     def on_train_end(self, trainer) -> None:

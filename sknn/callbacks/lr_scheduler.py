@@ -95,8 +95,9 @@ class LRScheduler(Callback):
         cls = self._policy_class()
         kwargs = dict(self.scheduler_kwargs or {})
         cfg = trainer.config
-        n_rows = getattr(getattr(trainer, "_train", None), "n_samples", cfg.batch_size)
-        per_epoch = 1 if cfg.full_batch else math.ceil(n_rows / cfg.batch_size)
+        per_epoch = (
+            1 if cfg.full_batch else math.ceil(trainer.rows_per_epoch / cfg.batch_size)
+        )
         steps = cfg.max_epochs * (per_epoch if self.step_every == "batch" else 1)
         name = cls.__name__
         if name == "CosineAnnealingLR":

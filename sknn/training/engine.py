@@ -17,6 +17,7 @@ batch: a last batch of one row is merged into the one before it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -293,6 +294,9 @@ class Trainer:
         ``metrics_fn(validation) -> dict`` of more ``valid_*`` metrics for each
         epoch's record, computed on the host after the epoch's one sync; a
         ``"valid_score"`` among them replaces ``score_fn``'s.
+    owner : object, optional
+        Whoever runs the fit (the estimator). The engine never reads it; hooks
+        may (``trainer.owner``), e.g. to log the estimator's parameters.
 
     Attributes
     ----------
@@ -306,6 +310,8 @@ class Trainer:
     validation : object or None
         At each epoch's end (``on_epoch_end``), the validation rows' predictions
         (``validation_view(output)``); ``None`` when no rows are held out.
+    owner : object or None
+        As passed.
 
     Examples
     --------
@@ -341,8 +347,10 @@ class Trainer:
         plan: StepPlan | None = None,
         validation_view: Callable[[torch.Tensor], object] | None = None,
         metrics_fn: Callable[[object], dict] | None = None,
+        owner: object | None = None,
     ) -> None:
         self.module = module
+        self.owner = owner
         # The module that trains: a DistributedDataParallel wrapper of ``module`` in
         # data-parallel fits (sknn.training.distributed), else ``module`` itself.
         self.forward_module = module if forward_module is None else forward_module
@@ -364,6 +372,11 @@ class Trainer:
         self.stop_training = False
         self.stop_reason: str | None = None
         self.converged = False
+        # The current run (begin): its rows, epochs run and best weights so far.
+        self._train: TensorData | None = None
+        self._valid: TensorData | None = None
+        self._epochs_run = 0
+        self._best_state: dict | None = None
 
     # -- hooks -------------------------------------------------------------------------
     def _call(self, hook: str, *args) -> None:
@@ -374,6 +387,102 @@ class Trainer:
     def epoch(self) -> int:
         """Number of epochs completed in all calls so far."""
         return self.state.epoch
+
+    @property
+    def rows_per_epoch(self) -> int:
+        """Training rows one epoch of the current run reads (after :meth:`begin`)."""
+        return self._train.n_samples
+
+    @property
+    def validating(self) -> bool:
+        """Whether the current run scores held-out rows after every epoch."""
+        return self._valid is not None
+
+    # -- resuming ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """What resumes this run where it is: weights, counters, history, the
+        shuffling stream and the best weights kept so far.
+
+        The optimiser's state is its own (``trainer.optimizer.state_dict()``): it is
+        restored once the callbacks began, as schedulers set its learning rate then.
+        Tensors are the live ones (as :meth:`torch.nn.Module.state_dict`); copy them
+        to keep them.
+
+        Returns
+        -------
+        dict
+            ``module`` (a state dict), ``state`` (the :class:`TrainState` fields),
+            ``history`` (a list of records), ``generator`` (the shuffling generator's
+            state, or None) and ``best_state`` (a state dict, or None).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sknn.training import TrainConfig, Trainer
+        >>> net = torch.nn.Linear(2, 1)
+        >>> trainer = Trainer(net, None, torch.optim.SGD(net.parameters(), lr=0.1),
+        ...                   TrainConfig(max_epochs=3, batch_size=4))
+        >>> sorted(trainer.state_dict())
+        ['best_state', 'generator', 'history', 'module', 'state']
+        """
+        return {
+            "module": self.module.state_dict(),
+            "state": dataclasses.asdict(self.state),
+            "history": [dict(r) for r in self.history],
+            "generator": None if self.generator is None else self.generator.get_state(),
+            "best_state": self._best_state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a :meth:`state_dict`, after :meth:`begin` (in
+        ``on_train_begin``): the epochs it ran count towards ``max_epochs``.
+
+        The weights' names and shapes, the counters and the best weights are
+        checked first.
+
+        Raises
+        ------
+        ValueError
+            If the weights do not fit this network, or the counters or the best
+            weights are malformed, or the generator state does not fit.
+        """
+        module_keys = set(self.module.state_dict())
+        weights = state["module"]
+        if set(weights) != module_keys:
+            raise ValueError(
+                "The saved state does not fit this network (other parameters or "
+                f"data?): they name {sorted(set(weights) ^ module_keys)[:5]} "
+                "differently."
+            )
+        fields = {f.name for f in dataclasses.fields(TrainState)}
+        best = state["best_state"]
+        shapes = {k: tuple(v.shape) for k, v in weights.items()}
+        if set(state["state"]) - fields or (
+            best is not None and {k: tuple(v.shape) for k, v in best.items()} != shapes
+        ):
+            raise ValueError("The saved training state or best weights are malformed.")
+        try:
+            self.module.load_state_dict(weights)
+        except RuntimeError as exc:
+            raise ValueError(
+                "The saved state does not fit this network (other parameters or "
+                f"data?): {exc}"
+            ) from exc
+        if self.generator is not None and state["generator"] is not None:
+            try:
+                self.generator.set_state(state["generator"])
+            except (RuntimeError, TypeError, ValueError) as exc:
+                raise ValueError(
+                    "The saved shuffling generator state does not fit this fit "
+                    f"({type(exc).__name__}: {exc})."
+                ) from exc
+        for key, value in state["state"].items():
+            setattr(self.state, key, value)
+        self.history.clear()
+        self.history.extend(state["history"])
+        self._epochs_run = self.state.epoch
+        self._last_good = _clone_params(self.module)
+        self._best_state = best
 
     # -- one epoch ---------------------------------------------------------------------
     def _epoch_stochastic(self, data: TensorData) -> torch.Tensor:
