@@ -56,10 +56,17 @@ from sknn.training.custom import (
     make_optimizer,
     uses_weight_decay_option,
 )
+from sknn.training.data import require_rows
 from sknn.training.engine import TrainState, warn_non_finite
 from sknn.training.hooks import Hooks
-from sknn.training.host import training_source
-from sknn.training.inference import CHUNK_SIZE, as_inputs, n_rows, to_device_chunk
+from sknn.training.host import choose_source
+from sknn.training.inference import (
+    CHUNK_SIZE,
+    SOURCES,
+    as_inputs,
+    n_rows,
+    to_device_chunk,
+)
 from sknn.training.optim import LRSchedule
 from sknn.training.precision import check_step_plan, compile_module, make_step_plan
 from sknn.utils._compat import (
@@ -433,6 +440,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
                     else self.random_state
                 ),
             )
+            require_rows(data, _NO_ROWS)
             data, valid = data.subset(tr_idx), data.subset(va_idx)
             y_true = y[va_idx]
             w_val = None if sample_weight is None else sample_weight[va_idx]
@@ -588,7 +596,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             return X.source(
                 X, y, sample_weight, device, y_dtype=y_dtype, x_dtype=x_dtype
             )
-        return training_source(
+        return choose_source(
             X,
             y,
             sample_weight,
@@ -810,7 +818,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         module = self.module_
         cached = module.__dict__.get("_sknn_macs_per_row")
         if not isinstance(cached, float):
-            xs = X.inputs if isinstance(X, TensorData) else as_inputs(X)
+            xs = X.inputs if isinstance(X, SOURCES) else as_inputs(X)
             dtype = self._torch_dtype()
             example = tuple(to_device_chunk(x, 0, 1, device, dtype) for x in xs)
             cached = macs_per_row(module, example)
@@ -893,6 +901,14 @@ def _negated(loss_fn):
         return -loss_fn(out, y, w)
 
     return score
+
+
+#: A validation split of a source without rows by index (a loader's own batches).
+_NO_ROWS = (
+    "A validation split (early_stopping=True or callbacks that monitor valid_*) needs "
+    "the rows in memory; a streamed DataLoader or IterableDataset has none. Pass a "
+    "map-style Dataset (read into memory) or set early_stopping=False."
+)
 
 
 def _to_cpu(obj):

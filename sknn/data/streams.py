@@ -244,8 +244,7 @@ def _stream_dataset(X, y, loader_kwargs, placement, budget, device, fit_dtype):
     the targets, when the items hold them), else ``(None, data)``: what
     :func:`read_all` returns, every item read once as before.
     """
-    from sknn.training.host import choose_placement
-    from sknn.training.stack_plan import memory_budget
+    from sknn.training.placement import choose_placement, memory_budget, rows_bytes
     from sknn.utils.device import resolve_device
 
     loader_kwargs = check_loader_kwargs(loader_kwargs)
@@ -280,8 +279,8 @@ def _stream_dataset(X, y, loader_kwargs, placement, budget, device, fit_dtype):
         n = len(read)
         device = resolve_device(device)
         values = first_x.values() if isinstance(first_x, MultiInput) else (first_x,)
-        row = sum(int(np.prod(np.shape(v)[1:])) for v in values)
-        n_bytes = n * row * _fit_itemsize(first_x, device, fit_dtype)
+        shapes = [np.shape(v)[1:] for v in values]
+        n_bytes = rows_bytes(n, shapes, _fit_itemsize(first_x, device, fit_dtype))
         budget = memory_budget(device) if budget is None else budget
         if choose_placement(placement, n_bytes, budget) == "stream":
             streamed = DatasetInput(

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from sklearn.pipeline import Pipeline
 
 from sknn.base import BaseNeuralNet
+from sknn.training.placement import memory_budget
 from sknn.training.stack_plan import (
     architecture_key,
     estimate_model_bytes,
-    memory_budget,
     plan_chunks,
     stack_reason,
 )

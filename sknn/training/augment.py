@@ -12,13 +12,13 @@ Nothing here imports scikit-learn; the parameter objects users pass
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sknn.training.data import Batch, TensorData
+from sknn.training.sources import Batch, BatchSource, SourceWrapper
 
 #: A batch transform: ``transform(X, generator) -> X`` (same shape, dtype, device).
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -131,18 +131,18 @@ def gaussian_noise(
     return x + std * _on(noise, x.device)
 
 
-class AugmentedData(TensorData):
+class AugmentedData(SourceWrapper):
     """A training batch source whose batches go through ``transform``.
 
-    The rows, targets, weights and every attribute are those of ``data`` (a view,
-    not a copy); :meth:`batches` transforms the first input of each batch while
-    gradients are being recorded (training steps). Batches read without gradients
-    (``torch.no_grad`` / ``torch.inference_mode``: the finite check, predictions on
-    the training rows) and :meth:`subset` are left as they are.
+    The rows, targets and weights are those of the wrapped ``source``;
+    :meth:`batches` transforms the first input of each batch while gradients are being
+    recorded (training steps). Batches read without gradients (``torch.no_grad`` /
+    ``torch.inference_mode``: the finite check, predictions on the training rows) and
+    :meth:`subset` are left as they are.
 
     Parameters
     ----------
-    data : TensorData
+    source : BatchSource
         The training rows (after the validation split).
     transform : callable
         ``transform(X, generator) -> X`` on a device batch; must keep its shape,
@@ -159,42 +159,42 @@ class AugmentedData(TensorData):
     >>> from sknn.training.augment import AugmentedData
     >>> data = TensorData(np.zeros((4, 1, 3)), np.zeros(4), None, torch.device("cpu"))
     >>> aug = AugmentedData(data, lambda x, g: x + 1, torch.Generator())
-    >>> next(aug.batches(4))[0][0].sum().item(), aug.n_samples
+    >>> next(aug.batches(4)).inputs[0].sum().item(), aug.n_samples
     (12.0, 4)
     >>> with torch.no_grad():
-    ...     next(aug.batches(4))[0][0].sum().item()
+    ...     next(aug.batches(4)).inputs[0].sum().item()
     0.0
     """
 
     def __init__(
         self,
-        data: TensorData,
+        source: BatchSource,
         transform: BatchTransform,
         generator: torch.Generator,
         *,
         name: str = "augment",
     ) -> None:
-        self.__dict__.update(vars(data))  # the same tensors: a view, not a copy
-        self.data = data
+        super().__init__(source)
         self.transform = transform
         self.generator = generator
         self.name = name
-        self.augmented = True  # an attribute: sources wrapping this one copy it
+        self.capabilities = dataclasses.replace(source.capabilities, augmented=True)
+
+    @property
+    def augmented(self) -> bool:
+        """True: training batches are transformed (``capabilities.augmented``)."""
+        return self.capabilities.augmented
 
     def check(self, rows: int = 2) -> None:
         """Transform the first ``rows`` rows once (from a throwaway stream), so that
         a transform that fails or returns the wrong batch fails before training."""
         with torch.no_grad():
-            batches = self.data.batches(rows)  # device rows, whatever the source
+            batches = self.source.batches(rows)  # device rows, whatever the source
             try:
-                first = next(batches)[0][0]
+                first = next(batches).inputs[0]
             finally:
                 batches.close()
             _apply(self.transform, first, augment_generator(self.device, 0), self.name)
-
-    def subset(self, index: np.ndarray) -> TensorData:
-        """The rows in ``index``, not augmented."""
-        return self.data.subset(index)
 
     def batches(
         self,
@@ -203,17 +203,21 @@ class AugmentedData(TensorData):
         *,
         merge_last: bool = False,
     ) -> Iterator[Batch]:
-        """Yield the batches of ``data``, the first input transformed while training."""
-        for xb, yb, wb in self.data.batches(
-            batch_size, generator, merge_last=merge_last
-        ):
+        """Yield the source's batches, the first input transformed while training."""
+        for batch in self.source.batches(batch_size, generator, merge_last=merge_last):
             if torch.is_grad_enabled():
-                xb = (self._apply(xb[0]), *xb[1:])
-            yield xb, yb, wb
+                xb = batch.inputs
+                batch = batch._replace(inputs=(self._apply(xb[0]), *xb[1:]))
+            yield batch
 
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return _apply(self.transform, x, self.generator, self.name)
+
+
+def _apply(self, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return _apply(self.transform, x, self.generator, self.name)
 
 
 def _apply(

@@ -1,14 +1,16 @@
-"""In-memory training data as device tensors, batched by index slices."""
+"""In-memory training rows as device tensors, batched by index slices (the row
+source the others build on), and a loader's own batches (:class:`StreamData`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor | None, torch.Tensor | None]
+from sknn.training.sources import Batch, Capabilities, batch_bounds
 
 
 def _to_tensor(
@@ -99,38 +101,20 @@ def unreadable(data, exc: Exception) -> ValueError:
     )
 
 
-def batch_bounds(
-    n: int, batch_size: int, merge_last: bool = False
-) -> Iterator[tuple[int, int]]:
-    """The ``(start, stop)`` rows of each batch of an epoch of ``n`` rows.
-
-    With ``merge_last``, a last batch of one row joins the batch before it (which
-    then has ``batch_size + 1`` rows): batch normalisation cannot normalise one row.
-    Every batch source uses this rule, so that they all cut an epoch alike.
-
-    Examples
-    --------
-    >>> from sknn.training.data import batch_bounds
-    >>> list(batch_bounds(5, 2))
-    [(0, 2), (2, 4), (4, 5)]
-    >>> list(batch_bounds(5, 2, merge_last=True))
-    [(0, 2), (2, 5)]
-    """
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        if merge_last and n - stop == 1:
-            stop = n  # the one-row remainder joins this batch
-        yield start, stop
-        if stop == n:
-            return
-
-
 class TensorData:
-    """Inputs, targets and sample weights moved to the device once per fit.
+    """Training rows: inputs, targets and sample weights, moved to the device once
+    per fit.
 
     Batches are index slices: each epoch gathers the rows in shuffled order once and
     yields views, so there is no per-sample ``Dataset`` and no host round trip per batch.
     A SciPy sparse matrix stays on the host and is densified one batch at a time.
+
+    This is the row source the others build on (:mod:`sknn.training.sources`): the
+    targets and weights live on the device, rows are taken by index
+    (:meth:`subset`), and every epoch is cut by one ``torch.randperm`` draw and
+    :func:`~sknn.training.sources.batch_bounds`. :class:`~sknn.training.host.HostData`
+    and :class:`~sknn.training.dataset_stream.DatasetData` keep their inputs elsewhere
+    (:meth:`_hold`, :meth:`_take`) and read them batch by batch.
 
     Parameters
     ----------
@@ -144,15 +128,24 @@ class TensorData:
         Where the tensors live.
     y_dtype : torch.dtype, optional
         Target dtype (``torch.long`` for class indices, float otherwise).
+    x_dtype : torch.dtype, default=torch.float32
+        The dtype floating inputs are converted to.
+    n_samples : int, optional
+        Rows of the source, when ``inputs`` do not hold them all (a Dataset's first
+        rows); by default the rows of ``inputs``.
 
     Examples
     --------
     >>> import numpy as np, torch
     >>> from sknn.training import TensorData
     >>> data = TensorData(np.arange(10.0).reshape(5, 2), np.arange(5), None, torch.device("cpu"))
-    >>> [len(b[1]) for b in data.batches(2)]
+    >>> [len(b.y) for b in data.batches(2)]
     [2, 2, 1]
+    >>> data.subset(np.array([4, 0])).inputs[0].tolist()
+    [[8.0, 9.0], [0.0, 1.0]]
     """
+
+    capabilities = Capabilities()
 
     def __init__(
         self,
@@ -163,34 +156,58 @@ class TensorData:
         *,
         y_dtype: torch.dtype | None = None,
         x_dtype: torch.dtype = torch.float32,
+        n_samples: int | None = None,
     ) -> None:
         if not isinstance(inputs, (tuple, list)):
             inputs = (inputs,)
         self.device = device
+        self.x_dtype = x_dtype
         self.sparse = [sp.issparse(x) for x in inputs]
-        self.inputs: list = []
-        for x, is_sparse in zip(inputs, self.sparse):
-            if is_sparse:
-                csr = sp.csr_matrix(
-                    x, dtype=torch.empty(0, dtype=x_dtype).numpy().dtype
-                )
-                check_in_range(csr.data)
-                self.inputs.append(csr)
-            elif isinstance(x, torch.Tensor) and not torch.is_floating_point(x):
-                self.inputs.append(x.to(device))
-            else:
-                self.inputs.append(_to_tensor(x, device, x_dtype))
-        self.n_samples = self.inputs[0].shape[0]
-        self._set_targets(y, sample_weight, y_dtype, x_dtype)
-
-    def _set_targets(self, y, sample_weight, y_dtype, x_dtype) -> None:
-        device = self.device
+        self.inputs: list = [self._hold(x) for x in inputs]
+        self.n_samples = self.inputs[0].shape[0] if n_samples is None else n_samples
         self.y = None if y is None else _to_tensor(y, device, y_dtype, "y")
         self.w = (
             None
             if sample_weight is None
             else _to_tensor(sample_weight, device, x_dtype, "sample_weight")
         )
+
+    @staticmethod
+    def from_tensors(
+        inputs: Sequence[torch.Tensor],
+        y: torch.Tensor | None = None,
+        w: torch.Tensor | None = None,
+    ) -> TensorData:
+        """Rows already on their device, as they are (floating inputs in the first
+        one's dtype; no copy).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sknn.training import TensorData
+        >>> TensorData.from_tensors([torch.zeros(3, 2, dtype=torch.float64)]).x_dtype
+        torch.float64
+        """
+        first = inputs[0]
+        dtype = first.dtype if first.is_floating_point() else torch.float32
+        return TensorData(list(inputs), y, w, first.device, x_dtype=dtype)
+
+    def _hold(self, x):
+        """One input as this source keeps it: a tensor on the device (floats in
+        ``x_dtype``), or a CSR matrix on the host."""
+        if sp.issparse(x):
+            csr = sp.csr_matrix(
+                x, dtype=torch.empty(0, dtype=self.x_dtype).numpy().dtype
+            )
+            check_in_range(csr.data)
+            return csr
+        if isinstance(x, torch.Tensor) and not torch.is_floating_point(x):
+            return x.to(self.device)
+        return _to_tensor(x, self.device, self.x_dtype)
+
+    def _take(self, x, is_sparse: bool, index: np.ndarray, index_t: torch.Tensor):
+        """The rows ``index`` of one held input (``index_t`` on the device)."""
+        return x[index] if is_sparse else x.index_select(0, index_t)
 
     def _targets_at(self, idx: torch.Tensor) -> tuple:
         """``(y, w)`` of the rows ``idx`` (a device index tensor)."""
@@ -203,18 +220,16 @@ class TensorData:
         return self.n_samples
 
     def subset(self, index: np.ndarray) -> TensorData:
-        """Return the rows in ``index`` as a new :class:`TensorData` on the same device."""
-        new = object.__new__(TensorData)
-        new.device = self.device
-        new.sparse = self.sparse
+        """The rows in ``index``: a source of the same kind on the same device."""
+        index = np.asarray(index, dtype=np.int64)
         idx_t = torch.as_tensor(index, dtype=torch.long, device=self.device)
-        new.inputs = [
-            x[index] if s else x.index_select(0, idx_t)
-            for x, s in zip(self.inputs, self.sparse)
+        rows = copy.copy(self)  # this source's settings, other rows
+        rows.inputs = [
+            self._take(x, s, index, idx_t) for x, s in zip(self.inputs, self.sparse)
         ]
-        new.n_samples = len(index)
-        new.y, new.w = self._targets_at(idx_t)
-        return new
+        rows.n_samples = len(index)
+        rows.y, rows.w = self._targets_at(idx_t)
+        return rows
 
     def _dense(self, x, rows: slice) -> torch.Tensor:
         block = x[rows].toarray()
@@ -227,7 +242,8 @@ class TensorData:
         *,
         merge_last: bool = False,
     ) -> Iterator[Batch]:
-        """Yield ``(inputs, y, w)`` batches, shuffled when a generator is given.
+        """Yield the epoch's :class:`~sknn.training.sources.Batch` records, shuffled
+        when a generator is given.
 
         With ``merge_last``, a last batch of one row is merged into the batch before
         it (which then has ``batch_size + 1`` rows): batch normalisation cannot
@@ -252,7 +268,7 @@ class TensorData:
                 self._dense(x, slice(start, stop)) if s else x[start:stop]
                 for x, s in zip(xs, self.sparse)
             )
-            yield (
+            yield Batch(
                 xb,
                 None if y is None else y[start:stop],
                 None if w is None else w[start:stop],
@@ -279,13 +295,14 @@ class TensorData:
         return self
 
 
-class StreamData(TensorData):
-    """Batches streamed from a loader every epoch instead of tensors held in memory.
+class StreamData:
+    """Batches streamed from a loader every epoch: a batch source without rows by
+    index.
 
     The loader's batches are the training batches (its batch size, order, workers);
     ``prepare`` turns one loader batch into validated host inputs and encoded
-    targets, which are moved to the device one batch at a time. There is no
-    per-row subset (validation splits need rows in memory).
+    targets, which are moved to the device one batch at a time. Its capabilities say
+    it has no rows by index (``rows=False``): validation splits need rows in memory.
 
     Parameters
     ----------
@@ -306,14 +323,18 @@ class StreamData(TensorData):
     >>> from sknn.training.data import StreamData
     >>> loader = [(torch.ones(4, 2), torch.zeros(4)), (torch.ones(2, 2), torch.zeros(2))]
     >>> data = StreamData(loader, lambda b: ((b[0],), b[1]), 6, torch.device("cpu"))
-    >>> [len(b[1]) for b in data.batches(100)]
-    [4, 2]
+    >>> [len(b.y) for b in data.batches(100)], data.capabilities.rows
+    ([4, 2], False)
     """
+
+    capabilities = Capabilities(rows=False, streamed=True)
+    #: No targets or weights held: each batch brings its own.
+    y = w = None
 
     def __init__(
         self,
         loader,
-        prepare,
+        prepare: Callable,
         n_samples: int,
         device: torch.device,
         *,
@@ -323,9 +344,11 @@ class StreamData(TensorData):
         self.loader, self.prepare = loader, prepare
         self.device, self.n_samples = device, n_samples
         self.y_dtype, self.x_dtype = y_dtype, x_dtype
-        self.y = self.w = None
-        first = next(iter(self.batches(1)))[0]  # an example batch (thread planning)
+        first = next(iter(self.batches(1))).inputs  # an example batch (planning)
         self.inputs, self.sparse = list(first), [False] * len(first)
+
+    def __len__(self) -> int:
+        return self.n_samples
 
     def _tensor(self, x) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and not torch.is_floating_point(x):
@@ -339,23 +362,30 @@ class StreamData(TensorData):
         *,
         merge_last: bool = False,
     ) -> Iterator[Batch]:
-        """Yield the loader's batches as ``(inputs, y, None)`` on the device.
+        """Yield the loader's batches as :class:`~sknn.training.sources.Batch`
+        records on the device.
 
         ``batch_size``, ``generator`` and ``merge_last`` do not apply: the loader
         decides the batches and their order.
         """
         for batch in self.loader:
             xs, y = self.prepare(batch)
-            yield (
+            yield Batch(
                 tuple(self._tensor(x) for x in xs),
                 None if y is None else _to_tensor(y, self.device, self.y_dtype, "y"),
                 None,
             )
 
-    def subset(self, index: np.ndarray) -> TensorData:
-        raise ValueError(
-            "A validation split (early_stopping=True or callbacks that monitor "
-            "valid_*) needs the rows in memory; a streamed DataLoader or "
-            "IterableDataset has none. Pass a map-style Dataset (read into memory) "
-            "or set early_stopping=False."
-        )
+
+def require_rows(source, message: str) -> None:
+    """Raise ``ValueError(message)`` when ``source`` has no rows by index
+    (``capabilities.rows``), before a caller splits it.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training.data import TensorData, require_rows
+    >>> require_rows(TensorData(np.zeros((2, 1)), None, None, torch.device("cpu")), "no")
+    """
+    if not source.capabilities.rows:
+        raise ValueError(message)

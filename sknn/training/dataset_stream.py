@@ -19,11 +19,11 @@ from torch.utils.data import DataLoader
 
 from sknn.training.data import (
     COLLATE_ERRORS,
-    Batch,
     TensorData,
     cast_checked,
     unreadable,
 )
+from sknn.training.sources import Batch, Capabilities
 
 #: Rows per batch when rows are read in order (validation rows, predictions).
 READ_ROWS = 256
@@ -122,11 +122,13 @@ class DatasetData(TensorData):
     >>> mem = TensorData(X, y, None, torch.device("cpu"))
     >>> a = list(data.batches(4, torch.Generator().manual_seed(0)))
     >>> b = list(mem.batches(4, torch.Generator().manual_seed(0)))
-    >>> all(torch.equal(p[0][0], q[0][0]) for p, q in zip(a, b)), len(a)
+    >>> all(torch.equal(p.inputs[0], q.inputs[0]) for p, q in zip(a, b)), len(a)
     (True, 3)
-    >>> next(data.subset(np.array([3, 1])).batches(2))[0][0].tolist()
+    >>> next(data.subset(np.array([3, 1])).batches(2)).inputs[0].tolist()
     [[6.0, 7.0], [2.0, 3.0]]
     """
+
+    capabilities = Capabilities(streamed=True)
 
     def __init__(
         self,
@@ -149,27 +151,35 @@ class DatasetData(TensorData):
         kwargs = dict(loader_kwargs or {})
         kwargs.pop("batch_size", None)  # the batches are this source's
         self.loader_kwargs = kwargs
-        self.n_samples = len(dataset) if self.rows is None else len(self.rows)
-        # An attribute, not a class flag: sources wrapping this one copy it.
-        self.streamed = True
         self._epochs = 0
-        self._set_targets(y, sample_weight, y_dtype, x_dtype)
         if example is None:
             example = next(self._load(IndexBatches(self.rows, None, [(0, 1)]), False))
-        # A few rows: their shapes plan threads; nothing is trained on them.
-        self.inputs = list(example)
-        self.sparse = [False] * len(self.inputs)
+        # The inputs held are a few rows (their shapes plan threads; nothing is
+        # trained on them); the rows are the dataset's.
+        super().__init__(
+            list(example),
+            y,
+            sample_weight,
+            device,
+            y_dtype=y_dtype,
+            x_dtype=x_dtype,
+            n_samples=len(dataset) if self.rows is None else len(self.rows),
+        )
+
+    def _hold(self, x):
+        """An example row, kept as it is (the rows stay in the dataset)."""
+        return x
+
+    def _take(self, x, is_sparse, index, index_t):
+        """The example rows stay; :meth:`subset` narrows the dataset indices."""
+        return x
 
     def subset(self, index: np.ndarray) -> DatasetData:
         """The rows in ``index``: dataset indices, read only batch by batch."""
+        rows = super().subset(index)
         index = np.asarray(index, dtype=np.int64)
-        new = object.__new__(DatasetData)
-        new.__dict__.update(vars(self))
-        new.rows = index if self.rows is None else self.rows[index]
-        new.n_samples = len(index)
-        idx_t = torch.as_tensor(index, dtype=torch.long, device=self.device)
-        new.y, new.w = self._targets_at(idx_t)
-        return new
+        rows.rows = index if self.rows is None else self.rows[index]
+        return rows
 
     def row_bytes(self) -> int:
         """Bytes of one row of inputs on the device."""
@@ -184,13 +194,9 @@ class DatasetData(TensorData):
         (the validation rows, scored every epoch), else ``self``."""
         if self.budget is None or self.n_samples * self.row_bytes() > self.budget:
             return self
-        parts = [xb for xb, _, _ in self.batches(READ_ROWS)]
-        new = object.__new__(TensorData)
-        new.device, new.n_samples = self.device, self.n_samples
-        new.inputs = [torch.cat(p) for p in zip(*parts)]
-        new.sparse = [False] * len(new.inputs)
-        new.y, new.w = self.y, self.w
-        return new
+        parts = [batch.inputs for batch in self.batches(READ_ROWS)]
+        inputs = [torch.cat(p) for p in zip(*parts)]
+        return TensorData.from_tensors(inputs, self.y, self.w)
 
     def _tensor(self, x) -> torch.Tensor:
         """One validated host input as a tensor on the device."""
@@ -247,7 +253,7 @@ class DatasetData(TensorData):
         order, y, w, bounds = self._epoch_plan(batch_size, generator, merge_last)
         loads = self._load(IndexBatches(self.rows, order, bounds))
         for xb, (start, stop) in zip(loads, bounds):
-            yield (
+            yield Batch(
                 xb,
                 None if y is None else y[start:stop],
                 None if w is None else w[start:stop],

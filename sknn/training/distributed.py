@@ -22,6 +22,7 @@ Nothing here knows about scikit-learn.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from sknn.training.data import Batch, TensorData
+from sknn.training.sources import Batch, BatchSource, SourceWrapper
 from sknn.utils.ranks import active, is_main_process, launched, rank_and_world
 
 #: How long a collective waits for a missing process before failing (seconds);
@@ -70,12 +71,22 @@ def local_device(device: torch.device) -> torch.device:
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
-class ShardedData(TensorData):
-    """This process's share of each global batch of a :class:`TensorData`.
+class ShardedData(SourceWrapper):
+    """This process's share of each global batch of a batch source.
 
     Every process shuffles with the same generator state, so the global batches agree;
-    rank ``r`` keeps rows ``r::world`` of each. :attr:`scale` is the factor that makes
-    DDP's gradient average equal the gradient of the global batch's mean loss.
+    rank ``r`` keeps rows ``r::world`` of each. Each :class:`~sknn.training.sources.Batch`
+    carries the factor (``scale``) that makes DDP's gradient average equal the
+    gradient of the global batch's mean loss, and the global batch's weight
+    (``weight``) for the L2 term. The rows, targets and row access are those of the
+    wrapped source.
+
+    Parameters
+    ----------
+    source : BatchSource
+        The training rows (every process holds them all).
+    rank, world : int
+        This process's rank and the number of processes.
 
     Examples
     --------
@@ -84,19 +95,17 @@ class ShardedData(TensorData):
     >>> from sknn.training.distributed import ShardedData
     >>> data = TensorData(np.arange(10.0)[:, None], None, None, torch.device("cpu"))
     >>> shard = ShardedData(data, rank=1, world=2)
-    >>> [xb[0].ravel().tolist() for xb, _, _ in shard.batches(4)]
+    >>> [b.inputs[0].ravel().tolist() for b in shard.batches(4)]
     [[1.0, 3.0], [5.0, 7.0], [9.0]]
+    >>> [b.weight for b in shard.batches(4)]  # the global batches' rows
+    [4, 4, 2]
     """
 
-    def __init__(self, data: TensorData, rank: int, world: int) -> None:
-        self.__dict__.update(vars(data))  # the same tensors: a view, not a copy
-        self.data = data
+    def __init__(self, source: BatchSource, rank: int, world: int) -> None:
+        super().__init__(source)
         self.rank = rank
         self.world = world
-        self.scale = 1.0
-        self.batch_weight: float | torch.Tensor = 0.0
-
-    sharded = True
+        self.capabilities = dataclasses.replace(source.capabilities, sharded=True)
 
     def batches(
         self,
@@ -107,21 +116,23 @@ class ShardedData(TensorData):
     ) -> Iterator[Batch]:
         """Yield this rank's rows of each global batch (``batch_size`` rows in all)."""
         r, k = self.rank, self.world
-        for xb, yb, wb in self.data.batches(
+        for xb, yb, wb, _, _ in self.source.batches(
             batch_size, generator, merge_last=merge_last
         ):
             n = xb[0].shape[0]
             if wb is None:
-                self.batch_weight = n
-                self.scale = len(range(r, n, k)) * k / n
+                weight: float | torch.Tensor = n
+                scale: float | torch.Tensor = len(range(r, n, k)) * k / n
             else:
                 # Weights stay on the device: no host sync per batch.
-                self.batch_weight = total = wb.sum()
-                self.scale = wb[r::k].sum() * k / total.clamp_min(1e-30)
-            yield (
+                weight = total = wb.sum()
+                scale = wb[r::k].sum() * k / total.clamp_min(1e-30)
+            yield Batch(
                 tuple(x[r::k] for x in xb),
                 None if yb is None else yb[r::k],
                 None if wb is None else wb[r::k],
+                scale,
+                weight,
             )
 
 

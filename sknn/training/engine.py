@@ -1,7 +1,7 @@
 """The training loop.
 
 One :class:`Trainer` runs epochs of mini-batch (or full-batch L-BFGS) optimisation over
-:class:`~sknn.training.TensorData`, records a :class:`~sknn.training.History`, applies
+:mod:`batch sources <sknn.training.sources>`, records a :class:`~sknn.training.History`, applies
 scikit-learn's convergence rule, and calls the callbacks' hooks. It knows nothing of
 scikit-learn: estimators build it from their parameters.
 
@@ -38,6 +38,7 @@ from sknn.training.hooks import Hooks, overrides
 from sknn.training.inference import predict_batched
 from sknn.training.optim import LRSchedule, minimize_lbfgs
 from sknn.training.precision import StepPlan, compile_error
+from sknn.training.sources import BatchSource, first_inputs
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -107,32 +108,6 @@ def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
 
 #: Rows whose outputs are checked finite at the end of a fit (one small forward pass).
 _CHECKED_ROWS = 256
-
-
-def _first_rows(data: TensorData, rows: int) -> TensorData:
-    """The first ``rows`` rows that ``data`` yields unshuffled, as a
-    :class:`~sknn.training.TensorData` on its device.
-
-    Read through :meth:`~sknn.training.TensorData.batches`, which every batch source
-    has: a streamed ``DataLoader`` or ``IterableDataset`` (no per-row access) reads
-    only its first batches; the inputs keep the dtype they were given.
-    """
-    parts, n = [], 0
-    batches = data.batches(rows)
-    try:
-        for xb, _, _ in batches:
-            parts.append(xb)
-            n += xb[0].shape[0]
-            if n >= rows:
-                break
-    finally:
-        batches.close()
-    head = object.__new__(TensorData)
-    head.device, head.y, head.w = data.device, None, None
-    head.inputs = [torch.cat(p)[:rows] for p in zip(*parts)]
-    head.sparse = [False] * len(head.inputs)
-    head.n_samples = head.inputs[0].shape[0]
-    return head
 
 
 def has_batch_norm(module: nn.Module) -> bool:
@@ -373,8 +348,8 @@ class Trainer:
         self.stop_reason: str | None = None
         self.converged = False
         # The current run (begin): its rows, epochs run and best weights so far.
-        self._train: TensorData | None = None
-        self._valid: TensorData | None = None
+        self._train: BatchSource | None = None
+        self._valid: BatchSource | None = None
         self._epochs_run = 0
         self._best_state: dict | None = None
 
@@ -485,15 +460,15 @@ class Trainer:
         self._best_state = best
 
     # -- one epoch ---------------------------------------------------------------------
-    def _epoch_stochastic(self, data: TensorData) -> torch.Tensor:
+    def _epoch_stochastic(self, data: BatchSource) -> torch.Tensor:
         module, opt, loss_fn, plan = (
             self.forward_module,
             self.optimizer,
             self.loss_fn,
             self.plan,
         )
-        # A ShardedData holds this process's rows of each global batch (DDP).
-        sharded = getattr(data, "sharded", False)
+        # A sharded source yields this process's rows of each global batch (DDP).
+        sharded = data.capabilities.sharded
         gen = self.generator if self.config.shuffle else None
         merge = self._merge_last
         batch_cbs = [cb for cb in self.callbacks if overrides(cb, "on_batch_end")]
@@ -527,16 +502,20 @@ class Trainer:
             step(loss, total, divide=total)
             group.clear()
 
-        for xb, yb, wb in data.batches(self.config.batch_size, gen, merge_last=merge):
+        weighted = False
+        for xb, yb, wb, scale, weight in data.batches(
+            self.config.batch_size, gen, merge_last=merge
+        ):
             with plan.forward():
                 out = module(*xb)
             loss = loss_fn(plan.output(out), yb, wb)
-            bw = wb.sum() if wb is not None else yb.shape[0]
+            weighted = wb is not None
+            bw = wb.sum() if weighted else yb.shape[0]
             if steps == 1:
                 if penalty is not None:
-                    loss = loss + penalty(data.batch_weight if sharded else bw)
+                    loss = loss + penalty(bw if weight is None else weight)
                 opt.zero_grad(set_to_none=True)
-                plan.backward(loss * data.scale if sharded else loss)
+                plan.backward(loss if scale is None else loss * scale)
                 step(loss, bw)
                 continue
             if not group:
@@ -548,22 +527,22 @@ class Trainer:
         if group:  # the last, shorter group of the epoch
             step_group()
         stacked = torch.stack(losses)
-        if data.w is None:
-            weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
-        else:
+        if weighted:
             weights = torch.stack(sizes).to(stacked.dtype)
+        else:
+            weights = torch.tensor(sizes, dtype=stacked.dtype, device=stacked.device)
         epoch_loss = (stacked * weights).sum() / weights.sum()
         if sharded:
             return mean_over_processes(epoch_loss, weights.sum())
         return epoch_loss
 
-    def _full_batch_objective(self, data: TensorData) -> torch.Tensor:
+    def _full_batch_objective(self, data: BatchSource) -> torch.Tensor:
         n_w = float(data.n_samples) if data.w is None else float(data.w.sum())
         total = None
         batches = data.batches(
             max(self.config.batch_size, 8192), merge_last=self._merge_last
         )
-        for xb, yb, wb in batches:
+        for xb, yb, wb, _, _ in batches:
             bw = yb.shape[0] if wb is None else wb.sum()
             part = self.loss_fn(self.module(*xb), yb, wb) * bw
             total = part if total is None else total + part
@@ -635,7 +614,7 @@ class Trainer:
 
     @torch.inference_mode()
     def _validate(
-        self, valid: TensorData
+        self, valid: BatchSource
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         out = predict_batched(self.module, valid)
         loss = self.loss_fn(out, valid.y, valid.w)
@@ -676,10 +655,10 @@ class Trainer:
                 self.stop_reason = msg
 
     # -- the loop ------------------------------------------------------------------
-    def begin(self, train: TensorData, valid: TensorData | None = None) -> None:
+    def begin(self, train: BatchSource, valid: BatchSource | None = None) -> None:
         """Prepare a run over ``train`` (and ``valid``) and call ``on_train_begin``."""
-        if getattr(valid, "streamed", False):  # rows scored every epoch: on device
-            valid = valid.resident()
+        if valid is not None and valid.capabilities.streamed:
+            valid = valid.resident()  # rows scored every epoch: on the device
         self._train, self._valid = train, valid
         self._best_state = None
         # Two snapshots of finite weights (swapped, not copied, each epoch): the newest
@@ -761,7 +740,7 @@ class Trainer:
         if self.schedule is not None:
             self.schedule.epoch_end(self.optimizer, st.t)
         self._call("on_epoch_end", record)
-        if getattr(train, "sharded", False):  # a stop in any process stops all
+        if train.capabilities.sharded:  # a stop in any process stops all
             self.stop_training = any_process(self.stop_training, train.device)
         if self.printer is not None and is_main_process():
             self.printer(format_record(record, cfg.max_epochs))
@@ -779,7 +758,7 @@ class Trainer:
         ``rows`` of them, as the source yields them unshuffled) are finite."""
         data = self._train
         if rows is not None and data.n_samples > rows:
-            data = _first_rows(data, rows)
+            data = TensorData.from_tensors(first_inputs(data, rows))
         return bool(torch.isfinite(predict_batched(self.module, data)).all())
 
     def recover(
@@ -856,14 +835,14 @@ class Trainer:
         self._call("on_train_end")
         self.module.eval()
 
-    def fit(self, train: TensorData, valid: TensorData | None = None) -> Trainer:
+    def fit(self, train: BatchSource, valid: BatchSource | None = None) -> Trainer:
         """Run the epochs; returns ``self``.
 
         Parameters
         ----------
-        train : TensorData
-            Training rows.
-        valid : TensorData, optional
+        train : BatchSource
+            Training rows (:mod:`sknn.training.sources`).
+        valid : BatchSource, optional
             Held-out rows scored after each epoch.
 
         Returns

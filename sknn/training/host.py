@@ -6,7 +6,8 @@
 rows, converts them to the fit dtype and copies them to the device, the next batch
 prepared in a background thread while the current one trains. Its batches are those of
 :class:`~sknn.training.data.TensorData` for the same generator, so both give the same
-weights. :func:`training_source` makes the choice between them.
+weights. :func:`choose_source` makes the choice between them (with the estimate and
+the decision of :mod:`sknn.training.placement`).
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from sknn.training.data import (
-    Batch,
-    TensorData,
-    _to_tensor,
-    cast_checked,
+from sknn.training.data import TensorData, cast_checked
+from sknn.training.placement import (
+    choose_placement,
+    input_bytes,
+    memory_budget,
 )
-from sknn.training.stack_plan import memory_budget
-
-#: Values of ``data_placement``.
-PLACEMENTS = ("auto", "device", "stream")
+from sknn.training.sources import Batch, Capabilities
 
 
 class HostRows:
@@ -138,11 +136,13 @@ class HostData(TensorData):
     >>> mem = TensorData(X, y, None, torch.device("cpu"))
     >>> a = list(host.batches(4, torch.Generator().manual_seed(0)))
     >>> b = list(mem.batches(4, torch.Generator().manual_seed(0)))
-    >>> all(torch.equal(p[0][0], q[0][0]) for p, q in zip(a, b)), len(a)
+    >>> all(torch.equal(p.inputs[0], q.inputs[0]) for p, q in zip(a, b)), len(a)
     (True, 3)
     >>> host.subset(np.array([3, 1])).inputs[0][:].tolist()
     [[6.0, 7.0], [2.0, 3.0]]
     """
+
+    capabilities = Capabilities(streamed=True)
 
     def __init__(
         self,
@@ -156,26 +156,17 @@ class HostData(TensorData):
         budget: int | None = None,
         prefetch: bool = True,
     ) -> None:
-        self.device = device
-        self.sparse = [False]
-        self.inputs = [X if isinstance(X, HostRows) else HostRows(X)]
-        self.n_samples = self.inputs[0].shape[0]
-        self.x_dtype = x_dtype
         self.budget = budget
         self.prefetch = prefetch
-        # An attribute, not a class flag: sources wrapping this one copy it.
-        self.streamed = True
-        self._set_targets(y, sample_weight, y_dtype, x_dtype)
+        super().__init__(X, y, sample_weight, device, y_dtype=y_dtype, x_dtype=x_dtype)
 
-    def subset(self, index: np.ndarray) -> HostData:
-        """The rows in ``index``: still on the host, read only batch by batch."""
-        new = object.__new__(HostData)
-        new.__dict__.update(vars(self))
-        new.inputs = [self.inputs[0].subset(index)]
-        new.n_samples = len(index)
-        idx_t = torch.as_tensor(index, dtype=torch.long, device=self.device)
-        new.y, new.w = self._targets_at(idx_t)
-        return new
+    def _hold(self, x) -> HostRows:
+        """The input stays on the host, read only where indexed."""
+        return x if isinstance(x, HostRows) else HostRows(x)
+
+    def _take(self, x, is_sparse, index, index_t) -> HostRows:
+        """The rows ``index``: still on the host, read only batch by batch."""
+        return x.subset(index)
 
     def row_bytes(self) -> int:
         """Bytes of one row of inputs in ``x_dtype``."""
@@ -186,11 +177,10 @@ class HostData(TensorData):
         (the validation rows, scored every epoch), else ``self``."""
         if self.budget is None or self.n_samples * self.row_bytes() > self.budget:
             return self
-        new = object.__new__(TensorData)
-        new.device, new.sparse, new.n_samples = self.device, [False], self.n_samples
-        new.inputs = [_to_tensor(self.inputs[0][:], self.device, self.x_dtype)]
-        new.y, new.w = self.y, self.w
-        return new
+        rows = TensorData(
+            self.inputs[0][:], None, None, self.device, x_dtype=self.x_dtype
+        )
+        return TensorData.from_tensors(rows.inputs, self.y, self.w)
 
     def _load(self, positions: slice | np.ndarray) -> torch.Tensor:
         """Rows ``positions`` as an ``x_dtype`` tensor on the host (pinned for CUDA)."""
@@ -231,7 +221,7 @@ class HostData(TensorData):
                     xb = pending.result()
                     if i + 1 < len(bounds):
                         pending = pool.submit(load, i + 1)
-                yield (
+                yield Batch(
                     (xb.to(self.device, non_blocking=True),),
                     None if y is None else y[start:stop],
                     None if w is None else w[start:stop],
@@ -239,20 +229,6 @@ class HostData(TensorData):
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-
-
-def input_bytes(X, x_dtype: torch.dtype) -> int:
-    """Bytes the inputs ``X`` take as ``x_dtype`` tensors (one input or several).
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sknn.training.host import input_bytes
-    >>> input_bytes(np.zeros((10, 3)), torch.float32)
-    120
-    """
-    xs = X if isinstance(X, (tuple, list)) else (X,)
-    return sum(int(np.prod(x.shape)) * x_dtype.itemsize for x in xs)
 
 
 def streamable(X) -> bool:
@@ -271,32 +247,7 @@ def streamable(X) -> bool:
     return isinstance(X, np.ndarray) and X.ndim >= 1
 
 
-def choose_placement(placement: str, n_bytes: int, budget: int) -> str:
-    """``"device"`` or ``"stream"``: where training inputs of ``n_bytes`` go.
-
-    ``"device"`` and ``"stream"`` are kept; ``"auto"`` streams only when the inputs
-    (in the fit dtype) take more than ``budget`` bytes.
-
-    Examples
-    --------
-    >>> from sknn.training.host import choose_placement
-    >>> choose_placement("auto", n_bytes=100, budget=1000)
-    'device'
-    >>> choose_placement("auto", n_bytes=1001, budget=1000)
-    'stream'
-    >>> choose_placement("stream", n_bytes=1, budget=1000)
-    'stream'
-    """
-    if placement not in PLACEMENTS:
-        raise ValueError(
-            f"data_placement must be one of {PLACEMENTS}; got {placement!r}."
-        )
-    if placement != "auto":
-        return placement
-    return "stream" if n_bytes > budget else "device"
-
-
-def training_source(
+def choose_source(
     X,
     y,
     sample_weight,
@@ -314,11 +265,12 @@ def training_source(
     X, y, sample_weight, device, y_dtype, x_dtype
         As for :class:`~sknn.training.data.TensorData`.
     placement : {"auto", "device", "stream"}, default="device"
-        ``data_placement``; see :func:`choose_placement`. Only one dense array
+        ``data_placement``; see
+        :func:`~sknn.training.placement.choose_placement`. Only one dense array
         streams (:func:`streamable`); other inputs always take ``TensorData``.
     budget : int or None, default=None
         ``memory_budget`` in bytes; ``None`` is
-        :func:`~sknn.training.stack_plan.memory_budget` (half of the device's free
+        :func:`~sknn.training.placement.memory_budget` (half of the device's free
         memory, of the available RAM on a CPU).
 
     Returns
@@ -328,11 +280,11 @@ def training_source(
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from sknn.training.host import training_source
+    >>> from sknn.training.host import choose_source
     >>> X, cpu = np.zeros((100, 10)), torch.device("cpu")
-    >>> type(training_source(X, None, None, cpu, placement="auto")).__name__
+    >>> type(choose_source(X, None, None, cpu, placement="auto")).__name__
     'TensorData'
-    >>> type(training_source(X, None, None, cpu, placement="auto", budget=1000)).__name__
+    >>> type(choose_source(X, None, None, cpu, placement="auto", budget=1000)).__name__
     'HostData'
     """
     kwargs = dict(y_dtype=y_dtype, x_dtype=x_dtype)
@@ -350,3 +302,7 @@ def training_source(
     if choose_placement(placement, input_bytes(X, x_dtype), budget) == "device":
         return TensorData(X, y, sample_weight, device, **kwargs)
     return HostData(X, y, sample_weight, device, budget=budget, **kwargs)
+
+
+#: The name of :func:`choose_source` in earlier versions.
+training_source = choose_source

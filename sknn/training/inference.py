@@ -16,7 +16,11 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from sknn.training.data import TensorData, cast_checked
+from sknn.training.data import StreamData, TensorData, cast_checked
+from sknn.training.sources import SourceWrapper
+
+#: The batch sources (the rest are validated host inputs, converted chunk by chunk).
+SOURCES = (TensorData, StreamData, SourceWrapper)
 
 #: Rows per inference chunk.
 CHUNK_SIZE = 4096
@@ -71,9 +75,9 @@ def to_device_chunk(
 
 
 def _chunks(data, device, dtype, chunk_size):
-    if isinstance(data, TensorData):
-        for xb, _, _ in data.batches(chunk_size):
-            yield xb
+    if isinstance(data, SOURCES):
+        for batch in data.batches(chunk_size):
+            yield batch.inputs
         return
     inputs = [x.tocsr() if sp.issparse(x) else x for x in as_inputs(data)]
     n = inputs[0].shape[0]
@@ -132,7 +136,7 @@ def predict_batched(
     """
     if device is None:
         device = torch.device("cpu")
-    n = len(data) if isinstance(data, TensorData) else n_rows(data)
+    n = len(data) if isinstance(data, SOURCES) else n_rows(data)
     # A fitted network is in eval mode already; switching (every submodule) only when
     # it is not keeps the cost of a one-row prediction down.
     was_training = module.training

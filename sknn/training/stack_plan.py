@@ -2,15 +2,14 @@
 
 :func:`stack_reason` says why a prepared run cannot be stacked, :func:`architecture_key`
 what must be equal for runs to share a pass, and :func:`plan_chunks` (with
-:func:`estimate_model_bytes` and :func:`memory_budget`) splits K models into passes
-that fit the device's memory. :class:`~sknn.training.stacked.StackedTrainer` trains
-each pass.
+:func:`estimate_model_bytes` and :func:`~sknn.training.placement.memory_budget`)
+splits K models into passes that fit the device's memory.
+:class:`~sknn.training.stacked.StackedTrainer` trains each pass.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import torch
 
@@ -76,10 +75,11 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
         return "convolutions on CPU (batched convolutions are slower there)"
     if any(train.sparse) or len(train.inputs) != 1:
         return "sparse or multiple inputs"
-    if getattr(train, "streamed", False):
+    caps = train.capabilities
+    if caps.streamed:
         # The stacked pass reads the whole inputs at once; these stay on the host.
         return "data streamed from the host (data_placement)"
-    if getattr(train, "augmented", False):
+    if caps.augmented:
         # The stacked pass reads the rows itself, not through the augmented batches.
         return "augment (training-time transforms, one network at a time)"
     return None
@@ -159,30 +159,6 @@ def estimate_model_bytes(trainer: Trainer, train: TensorData, valid=None) -> int
     batch = max(trainer.config.batch_size, min(rows, 4096))
     item = train.inputs[0].element_size()
     return item * (7 * n_params + 2 * rows * (row + 1) + 4 * batch * (widths + row))
-
-
-def memory_budget(device: torch.device, fraction: float = 0.5) -> int:
-    """Bytes a stacked pass may use: a share of free GPU memory, or of available RAM.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknn.training.stack_plan import memory_budget
-    >>> memory_budget(torch.device("cpu")) > 0
-    True
-    """
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free * fraction)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(int(line.split()[1]) * 1024 * fraction)
-    except OSError:
-        pass
-    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 2**18
-    return int(pages * 4096 * fraction)
 
 
 def plan_chunks(
