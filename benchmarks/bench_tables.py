@@ -282,12 +282,9 @@ FLOOR = "sknn-mlp"  # the tabular estimators must never score below it
 ABLATIONS = {
     "ensemble k=1": {"ensemble_size": 1},
     "no numeric embeddings": {"numeric_embedding": None},
-    "no robust scaling, no clipping": {"scaling": "standard", "smooth_clip": None},
     "no smooth clipping": {"smooth_clip": None},
     "no diagonal scaling layer": {"feature_scaling": False},
-    "all categories embedded": {"one_hot_max_categories": 0},
     "constant learning rate": {"learning_rate_schedule": "constant"},
-    "no weight decay": {"weight_decay": 0.0},
     "no label smoothing": {"label_smoothing": 0.0},
 }
 
