@@ -54,6 +54,11 @@ _RECIPE_DOC = (
         trained, and predictions average the members' probabilities (values for
         regressors). ``1`` is a single network. The cost of a fit grows about
         linearly with ``k``.
+    ensemble_type : {"batch", "mini"}, default="batch"
+        ``"batch"``: every layer has per-member scalings of its inputs and outputs
+        and per-member biases (TabM); ``"mini"``: only the first layer's inputs are
+        scaled per member and the rest is shared (TabM-mini: fewer element-wise
+        operations, less diversity).
     numeric_embedding : {"periodic", "piecewise_linear"} or None, default="periodic"
         Embedding of each continuous numeric column (more than two distinct values
         at fit) before the first layer: ``"periodic"`` is RealMLP's PBLD embedding
@@ -115,9 +120,9 @@ default="flat_cos"
         up to 20,000, 512 up to 100,000, then 1,024.
     max_iter : int or "auto", default="auto"
         Epochs of the fit; ``"auto"`` scales with the training rows ``n``:
-        ``clip(round(4000 / sqrt(n)), 8, 128)``, so the number of optimiser steps
-        grows with the table while the fit time stays within a small multiple of
-        gradient boosting's (see the "Tables" page).
+        ``clip(round(24 * sqrt(2000 / n)), 3, 64)`` (48 at 500 rows, 24 at 2,000,
+        8 at 20,000), so the rows read grow as ``sqrt(n)`` and the fit time stays
+        a small multiple of gradient boosting's (see the "Tables" page).
     time_budget : float or None, default=None
         Seconds the training may take: after each epoch the planned epochs are cut
         to what fits at the pace so far (the schedules end with them). Fits with a
@@ -262,6 +267,7 @@ class TabularClassifier(
         dropout: float = 0.0,
         dropout_schedule: str = "flat_cos",
         ensemble_size: int = 8,
+        ensemble_type: str = "batch",
         numeric_embedding: str | None = "periodic",
         numeric_embedding_dim: int = 4,
         n_frequencies: int = 16,
@@ -357,6 +363,7 @@ class TabularRegressor(
         dropout: float = 0.0,
         dropout_schedule: str = "flat_cos",
         ensemble_size: int = 8,
+        ensemble_type: str = "batch",
         numeric_embedding: str | None = "periodic",
         numeric_embedding_dim: int = 4,
         n_frequencies: int = 16,

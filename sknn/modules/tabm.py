@@ -52,6 +52,8 @@ from sknn.modules.features import (
 
 #: Numeric embeddings of :class:`TabularNet`.
 NUMERIC_EMBEDDINGS = ("periodic", "piecewise_linear", None)
+#: Kinds of parameter-efficient ensembles of :class:`TabularNet`.
+ENSEMBLE_TYPES = ("batch", "mini")
 #: How :class:`TabularNet` averages its members in evaluation.
 OUTPUTS = ("softmax", "sigmoid", "identity")
 
@@ -78,6 +80,11 @@ class EnsembleLinear(nn.Module):
     chunks : sequence of int, optional
         Groups of consecutive inputs that share their initial ``r`` (the values of
         one embedded column).
+    scalings : {"batch", "input", "none"}, default="batch"
+        Per-member parameters with ``k > 1``: ``"batch"``: input and output
+        scalings and biases (BatchEnsemble); ``"input"``: input scalings only, the
+        bias shared (the first layer of TabM-mini); ``"none"``: a plain shared layer
+        applied to every member.
 
     Examples
     --------
@@ -96,20 +103,30 @@ class EnsembleLinear(nn.Module):
         *,
         scaling_init: str = "ones",
         chunks: Sequence[int] | None = None,
+        scalings: str = "batch",
     ) -> None:
         super().__init__()
-        self.d_in, self.d_out, self.k = d_in, d_out, k
+        if scalings not in ("batch", "input", "none"):
+            raise ValueError(f"Unknown scalings {scalings!r}.")
+        self.d_in, self.d_out = d_in, d_out
+        self.k, self.scalings = k, scalings if k > 1 else "none"
         self.lr_scale = d_in**-0.5
         self.weight = nn.Parameter(torch.randn(d_out, d_in) * self.lr_scale)
-        self.bias = nn.Parameter(torch.zeros(k, d_out) if k > 1 else torch.zeros(d_out))
-        if k > 1:
+        per_member = self.scalings == "batch"
+        self.bias = nn.Parameter(
+            torch.zeros(k, d_out) if per_member else torch.zeros(d_out)
+        )
+        if self.scalings != "none":
             self.r = nn.Parameter(_scalings(k, d_in, scaling_init, chunks))
+        if per_member:
             self.s = nn.Parameter(torch.ones(k, d_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the layer to ``(n, d_in)`` (``k=1``) or ``(n, k, d_in)``."""
-        if self.k == 1:
+        if self.scalings == "none":
             return F.linear(x, self.weight, self.bias)
+        if self.scalings == "input":
+            return F.linear(x * self.r, self.weight, self.bias)
         y = F.linear(x * self.r, self.weight)
         return torch.addcmul(self.bias, y, self.s)
 
@@ -215,6 +232,11 @@ class TabularNet(nn.Module):
     output : {"softmax", "sigmoid", "identity"}, default="identity"
         How the members are averaged in evaluation: probabilities of a softmax or
         of sigmoids (the output is their logit), or values.
+    ensemble_type : {"batch", "mini"}, default="batch"
+        ``"batch"``: every layer has per-member input and output scalings and
+        biases (TabM); ``"mini"``: only the first layer's inputs are scaled per
+        member, the layers are otherwise shared (TabM-mini, about half the
+        element-wise work).
 
     Attributes
     ----------
@@ -260,6 +282,7 @@ class TabularNet(nn.Module):
         clip: float | None = 3.0,
         feature_scaling: bool = True,
         output: str = "identity",
+        ensemble_type: str = "batch",
     ) -> None:
         super().__init__()
         cards = [int(c) for c in cardinalities]
@@ -277,6 +300,10 @@ class TabularNet(nn.Module):
             )
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}.")
+        if ensemble_type not in ENSEMBLE_TYPES:
+            raise ValueError(
+                f"ensemble_type must be one of {ENSEMBLE_TYPES}; got {ensemble_type!r}."
+            )
         cont = (
             [True] * n_numeric if continuous is None else [bool(c) for c in continuous]
         )
@@ -386,6 +413,10 @@ class TabularNet(nn.Module):
             init = "ones"
             if i == 0:
                 init = "normal" if d_cont else "random-signs"
+            if ensemble_type == "batch":
+                scalings = "batch"
+            else:
+                scalings = "input" if i == 0 else "none"
             layers.append(
                 EnsembleLinear(
                     width,
@@ -393,6 +424,7 @@ class TabularNet(nn.Module):
                     self.k,
                     scaling_init=init,
                     chunks=chunks if i == 0 else None,
+                    scalings=scalings,
                 )
             )
             acts.append(
@@ -541,8 +573,9 @@ class TabularNet(nn.Module):
         factors (``lr_scale``, ``wd_scale``): the weights of each layer
         ``1 / sqrt(fan_in)`` (the NTK parametrisation, see :class:`EnsembleLinear`)
         and 1; biases 0.1 and 0; the front scale 6 and 1; activation slopes and
-        numeric embeddings 0.1 and 1; category embeddings 1 and 1; ensemble
-        scalings 1 and 0."""
+        numeric embeddings 0.1 and 1; category embeddings 1 and 1; the
+        members' scalings 0.1 and 0 (at the base rate, they overshoot: each step
+        would move every input of every member by a few percent)."""
         groups: list[dict] = []
 
         def add(role, params, lr, wd):
@@ -564,7 +597,7 @@ class TabularNet(nn.Module):
             )
         add("embeddings", [self.embeddings], 1.0, 1.0)
         scalings = [getattr(layer, n, None) for layer in self.layers for n in "rs"]
-        add("scalings", scalings, 1.0, 0.0)
+        add("scalings", scalings, 0.1, 0.0)
         return groups
 
 
@@ -625,23 +658,28 @@ def _init_layer(
     rows_w = None if weight is None else weight.repeat_interleave(k)
     layer.weight.div_(_std(pre.reshape(-1, layer.d_out), rows_w)[:, None])
     pre = layer(x).reshape(x.shape[0], k, layer.d_out)
-    # Each member's unit gets its kink at a random quantile of its pre-activations.
+    # Each member's unit gets its kink at a random quantile of its pre-activations
+    # (of all members' together when the bias is shared).
     levels = torch.rand(k, layer.d_out, dtype=torch.float64)
+    if layer.bias.ndim == 1:
+        flat = pre.reshape(-1, layer.d_out)
+        layer.bias.copy_(-_kink(flat, levels[0], rows_w))
+        return layer(x)
     for m in range(k):
-        bias = -_kink(pre[:, m], levels[m], weight)
-        if k == 1:
-            layer.bias.copy_(bias)
-        else:
-            layer.bias[m].copy_(bias)
+        layer.bias[m].copy_(-_kink(pre[:, m], levels[m], weight))
     return layer(x)
 
 
 def _init_head(
     head: EnsembleHead, x: torch.Tensor, weight: torch.Tensor | None
 ) -> None:
-    """Unit-variance outputs per member on the rows; zero biases."""
-    head.bias.zero_()
+    """Outputs of unit variance and zero mean per member on the rows: predictions
+    start around the mean target (standardised) or even odds."""
     xs = x[:, None, :] if head.k == 1 else x
+    w = None if weight is None else (weight / weight.sum()).to(x.dtype)[:, None]
     for m in range(head.k):
         out = xs[:, m] @ head.weight[m]
         head.weight[m].div_(_std(out, weight)[None, :])
+        out = xs[:, m] @ head.weight[m]
+        mean = out.mean(0) if w is None else (w * out).sum(0)
+        head.bias[m].copy_(-mean)
