@@ -51,7 +51,7 @@ from sknn.utils._compat import (
 )
 
 #: Rows of the fit that the preprocessing statistics are computed on (at most).
-_STAT_ROWS = 200_000
+_STAT_ROWS = 50_000
 #: Fewest rows for which ``early_stopping="auto"`` holds rows out.
 _AUTO_VALID_ROWS = 100
 

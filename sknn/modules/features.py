@@ -65,20 +65,33 @@ def weighted_quantile(
     >>> weighted_quantile(x, torch.tensor([0.5], dtype=torch.float64), w).item()
     2.0
     """
-    x64 = x.to(torch.float64)
-    n = x64.shape[0]
-    w = torch.ones(n, dtype=torch.float64) if weight is None else weight.to(x64)
-    xs, order = x64.sort(dim=0)
-    share = w[order].cumsum(0)
+    xs, share = sorted_shares(x, weight)
+    return quantiles_of_sorted(xs, share, levels).T
+
+
+def sorted_shares(
+    x: torch.Tensor, weight: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each column of ``x`` sorted, ``(n_cols, n)``, and the cumulative share of the
+    weight at each sorted value (float64, ending at 1)."""
+    n = x.shape[0]
+    w = torch.ones(n, dtype=torch.float64) if weight is None else weight
+    xs, order = x.sort(dim=0)
+    share = w.to(torch.float64)[order].cumsum(0)
     share = share / share[-1:].clamp_min(1e-300)
+    return xs.T.contiguous(), share.T.contiguous()
+
+
+def quantiles_of_sorted(
+    xs: torch.Tensor, share: torch.Tensor, levels: torch.Tensor
+) -> torch.Tensor:
+    """:func:`weighted_quantile` from :func:`sorted_shares`: ``(n_cols, n_levels)``."""
+    n = xs.shape[1]
     q = levels.to(torch.float64)
-    q = (q if q.ndim == 2 else q[None, :].expand(x64.shape[1], -1)).contiguous()
-    cols = share.T.contiguous()
-    lo = torch.searchsorted(cols, q, right=False).clamp_max(n - 1)
-    hi = torch.searchsorted(cols, q, right=True).clamp_max(n - 1)
-    xt = xs.T
-    out = 0.5 * (xt.gather(1, lo) + xt.gather(1, hi))
-    return out.T.to(x.dtype)
+    q = (q if q.ndim == 2 else q[None, :].expand(xs.shape[0], -1)).contiguous()
+    lo = torch.searchsorted(share, q, right=False).clamp_max(n - 1)
+    hi = torch.searchsorted(share, q, right=True).clamp_max(n - 1)
+    return 0.5 * (xs.gather(1, lo) + xs.gather(1, hi))
 
 
 def _weighted_moments(

@@ -47,7 +47,8 @@ from sknn.modules.features import (
     FeatureScaler,
     PeriodicEmbedding,
     PiecewiseLinearEmbedding,
-    weighted_quantile,
+    quantiles_of_sorted,
+    sorted_shares,
 )
 
 #: Numeric embeddings of :class:`TabularNet`.
@@ -518,7 +519,7 @@ class TabularNet(nn.Module):
         categorical: torch.Tensor | None = None,
         weight: torch.Tensor | None = None,
         *,
-        max_rows: int = 2048,
+        max_rows: int = 1024,
     ) -> None:
         """Fit the preprocessing on the rows and initialise the layers from them.
 
@@ -636,16 +637,15 @@ def _kink(values: torch.Tensor, levels: torch.Tensor, weight: torch.Tensor | Non
     top), never a value itself: a kink exactly on a row would make that row's
     gradient depend on rounding. Values closer than ``1e-9`` of the column's range
     count as one (a repeated row's products may differ in their last bits)."""
-    xs = values.to(torch.float64).sort(dim=0).values.T.contiguous()  # (d, n)
+    xs, share = sorted_shares(values, weight)  # (d, n) each
     n = xs.shape[1]
-    tol = 1e-9 * (xs[:, -1:] - xs[:, :1]).clamp_min(1e-300)
-    low = weighted_quantile(values, levels[:, None], weight)[0].to(torch.float64)
-    low = low[:, None]
+    tol = 1e-9 * (xs[:, -1:] - xs[:, :1]).clamp_min(1e-30)
+    low = quantiles_of_sorted(xs, share, levels[:, None])
     above = xs.gather(1, torch.searchsorted(xs, low + tol, right=True).clamp_max(n - 1))
     below = xs.gather(1, (torch.searchsorted(xs, low - tol) - 1).clamp_min(0))
     other = torch.where(above > low + tol, above, below)
     other = torch.where((other - low).abs() > tol, other, low - 1.0)
-    return (0.5 * (low + other))[:, 0].to(values.dtype)
+    return (0.5 * (low + other))[:, 0]
 
 
 def _init_layer(
