@@ -60,6 +60,7 @@ import importlib.util
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -440,16 +441,22 @@ def _stats(values: list[float]) -> dict:
 
 
 def _ratios(records: list[dict], key: str) -> dict[tuple, float]:
-    """``key`` of each run divided by the baseline's on the same run, table and split."""
-    base = {
-        (r["run"], r["table"], r["split"]): r[key]
-        for r in records
-        if r["model"] == BASELINE and "error" not in r
-    }
+    """``key`` of each run divided by the baseline's on the same table and split: the
+    baseline's in the same run, else (results merged from files where a later run of
+    the baseline replaced that one) the baseline's that was kept."""
+    base = {}
+    for r in records:
+        if r["model"] == BASELINE and "error" not in r:
+            base[r["run"], r["table"], r["split"]] = r[key]
+            base[None, r["table"], r["split"]] = r[key]
     return {
         (r["run"], r["table"], r["model"], r["split"]): r[key] / b
         for r in records
-        if "error" not in r and (b := base.get((r["run"], r["table"], r["split"])))
+        if "error" not in r
+        and (
+            b := base.get((r["run"], r["table"], r["split"]))
+            or base.get((None, r["table"], r["split"]))
+        )
     }
 
 
@@ -541,7 +548,7 @@ def report(summary: dict) -> str:
         ]
         for key, m in t["models"].items():
             ratio = [
-                m[k] and f"{m[k]['median']:.2f}"
+                f"{m[k]['median']:.2f}" if m[k] else ""
                 for k in ("fit_vs_hgb", "fit_cpu_vs_hgb", "predict_vs_hgb")
             ]
             lines.append(
@@ -609,6 +616,21 @@ def _merged(paths: list[Path]) -> list[dict]:
     return list(runs.values())
 
 
+def _commit() -> str | None:
+    """The git commit of the sknn being measured (``+`` if its tree has changes)."""
+    root = Path(sknn.__file__).resolve().parent.parent
+    try:
+        head, dirty = (
+            subprocess.run(
+                ["git", "-C", str(root), *cmd], capture_output=True, text=True
+            ).stdout.strip()
+            for cmd in (["rev-parse", "--short", "HEAD"], ["status", "--porcelain"])
+        )
+    except OSError:  # no git
+        return None
+    return (head + "+" * bool(dirty)) or None
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark (or summarise earlier runs); return what it writes as JSON."""
     args = _parser().parse_args(argv)
@@ -621,6 +643,7 @@ def main(argv: list[str] | None = None) -> dict:
             torch=torch.__version__,
             sklearn=sklearn.__version__,
             sknn=sknn.__version__,
+            commit=_commit(),
             pandas=pd.__version__,
             threads=args.threads,
         ),
