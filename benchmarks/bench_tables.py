@@ -441,18 +441,20 @@ def _stats(values: list[float]) -> dict:
 
 
 def _ratios(records: list[dict], key: str) -> dict[tuple, float]:
-    """``key`` of each run divided by the baseline's on the same table and split: the
-    baseline's in the same run, else (results merged from files where a later run of
-    the baseline replaced that one) the baseline's that was kept."""
+    """``key`` of each run divided by the baseline's on the same table and split, in
+    the same run where it has one (a merge keeps a replaced baseline for this), else
+    the baseline's that the merge kept."""
     base = {}
     for r in records:
         if r["model"] == BASELINE and "error" not in r:
             base[r["run"], r["table"], r["split"]] = r[key]
-            base[None, r["table"], r["split"]] = r[key]
+            if not r.get("superseded"):
+                base[None, r["table"], r["split"]] = r[key]
     return {
         (r["run"], r["table"], r["model"], r["split"]): r[key] / b
         for r in records
         if "error" not in r
+        and not r.get("superseded")
         and (
             b := base.get((r["run"], r["table"], r["split"]))
             or base.get((None, r["table"], r["split"]))
@@ -462,8 +464,8 @@ def _ratios(records: list[dict], key: str) -> dict[tuple, float]:
 
 def summarise(records: list[dict]) -> dict:
     """Per table: each model's scores and times over splits; per model: the suite."""
-    ok = [r for r in records if "error" not in r]
-    ratios = {k: _ratios(ok, k) for k in ("fit_s", "fit_cpu_s", "predict_s")}
+    ratios = {k: _ratios(records, k) for k in ("fit_s", "fit_cpu_s", "predict_s")}
+    ok = [r for r in records if "error" not in r and not r.get("superseded")]
     tables: dict[str, dict] = {}
     for name in dict.fromkeys(r["table"] for r in ok):
         task = TABLES[name].task
@@ -608,12 +610,21 @@ def _models(args) -> tuple[list[Model], dict[str, str]]:
 
 def _merged(paths: list[Path]) -> list[dict]:
     """The runs of several result files; a later file's run of the same table, model
-    and split replaces an earlier one."""
+    and split replaces an earlier one. A replaced baseline run is kept, marked
+    ``superseded``: the other models of its run are timed against it, not scored."""
     runs: dict[tuple, dict] = {}
+    kept: list[dict] = []
     for path in paths:
         for r in json.loads(path.read_text())["runs"]:
-            runs[r["table"], r["model"], r["split"]] = r
-    return list(runs.values())
+            key = r["table"], r["model"], r["split"]
+            old = runs.get(key)
+            if r.get("superseded"):
+                kept.append(r)
+                continue
+            if old is not None and old["model"] == BASELINE and old["run"] != r["run"]:
+                kept.append({**old, "superseded": True})
+            runs[key] = r
+    return [*runs.values(), *kept]
 
 
 def _commit() -> str | None:

@@ -122,25 +122,30 @@ def test_plot_and_rst_table_of_a_result(quick, tmp_path):
     assert wage.split()[2 + list(summary["models"]).index("hgb")] == f"{hgb:.4f}"
 
 
-def test_from_json_merge_keeps_time_ratios_of_a_replaced_baseline(bench, tmp_path):
-    # Two files measured HistGradientBoosting on the same split; the later replaces
-    # the earlier, and the earlier file's other models are timed against the later.
-    def run(run_id, model, fit_s):
-        scores = {"r2": 0.3, "rmse": 30.0}
+def test_from_json_merge_times_each_run_against_its_own_baseline(bench, tmp_path):
+    # Two files measured HistGradientBoosting on the same split: the later one's
+    # scores are kept, and each file's other models are timed against its own.
+    def run(run_id, model, fit_s, r2=0.3):
         times = dict(fit_s=fit_s, fit_cpu_s=fit_s / 2, predict_s=0.1)
-        return dict(run=run_id, table="Wage", model=model, split=0, scores=scores,
-                    **times)  # fmt: skip
+        return dict(run=run_id, table="Wage", model=model, split=0,
+                    scores={"r2": r2, "rmse": 30.0}, **times)  # fmt: skip
 
     files = []
     for name, runs in {
-        "a": [run("A", "hgb", 1.0), run("A", "sknn-mlp", 8.0)],
+        "a": [run("A", "hgb", 1.0, r2=0.2), run("A", "sknn-mlp", 8.0)],
         "b": [run("B", "hgb", 2.0), run("B", "tabular", 40.0)],
+        "c": [run("C", "lightgbm", 1.0)],  # no baseline: timed against the kept one
     }.items():
         files.append(tmp_path / f"{name}.json")
         files[-1].write_text(json.dumps({"runs": runs}))
-    out = bench.main(["--from-json", *map(str, files), "--json", str(tmp_path / "m")])
+    merged = tmp_path / "m.json"
+    out = bench.main(["--from-json", *map(str, files), "--json", str(merged)])
     models = out["summary"]["tables"]["Wage"]["models"]
-    assert [r["run"] for r in out["runs"] if r["model"] == "hgb"] == ["B"]
-    assert models["sknn-mlp"]["fit_vs_hgb"]["median"] == 4.0
+    assert models["hgb"]["r2"]["median"] == 0.3 and models["hgb"]["splits"] == [0]
+    assert models["hgb"]["fit_vs_hgb"]["median"] == 1.0
+    assert models["sknn-mlp"]["fit_vs_hgb"]["median"] == 8.0
     assert models["tabular"]["fit_cpu_vs_hgb"]["median"] == 20.0
-    assert out["summary"]["models"]["sknn-mlp"]["median_fit_vs_baseline"] == 4.0
+    assert models["lightgbm"]["fit_vs_hgb"]["median"] == 0.5
+    # Merging the merged file again changes nothing.
+    again = bench.main(["--from-json", str(merged), "--json", str(tmp_path / "n")])
+    assert again["summary"] == out["summary"]
