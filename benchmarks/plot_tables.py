@@ -9,6 +9,7 @@ scores (tables by models) and the suite's summary rows.
 Usage::
 
     python benchmarks/plot_tables.py benchmarks/results/tables.json tables.png --rst
+    python benchmarks/plot_tables.py tables.json tables.png --cpu --models tabular hgb
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def plot(summary: dict, path: Path, time: str = "fit") -> None:
+def plot(
+    summary: dict, path: Path, time: str = "fit", models: list[str] | None = None
+) -> None:
     """Two panels: each model's median score minus HistGradientBoosting's per table,
-    and its median ``time`` (``"fit"`` or ``"fit_cpu"``) over HistGradientBoosting's."""
+    and its median ``time`` (``"fit"`` or ``"fit_cpu"``) over HistGradientBoosting's;
+    ``models``: these models, in this order (default: all)."""
     names = list(summary["tables"])
-    keys = list(summary["models"])
+    keys = models or list(summary["models"])
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(11, 0.45 * len(names) + 1.8), sharey=True
     )
@@ -66,9 +70,10 @@ def plot(summary: dict, path: Path, time: str = "fit") -> None:
     plt.close(fig)
 
 
-def rst(summary: dict, time: str = "fit") -> str:
-    """Median scores, tables by models, then the suite's rows, as a simple RST table."""
-    keys = list(summary["models"])
+def rst(summary: dict, time: str = "fit", models: list[str] | None = None) -> str:
+    """Median scores, tables by models, then the suite's rows, as a simple RST table;
+    ``models``: these columns, in this order (default: all)."""
+    keys = models or list(summary["models"])
     rows = [["table (score)", *keys]]
     for name, t in summary["tables"].items():
         cells = [t["models"].get(k, {}).get(t["primary"]) for k in keys]
@@ -81,6 +86,7 @@ def rst(summary: dict, time: str = "fit") -> str:
         ["mean score", *(f"{s['mean_score']:.4f}" for s in suite)],
         ["best on (tables)", *(str(len(s["best_on"])) for s in suite)],
         ["beats hgb on", *(str(len(s["beats_baseline_on"])) for s in suite)],
+        ["below sknn-mlp on", *(str(len(s["below_floor_on"])) for s in suite)],
     ]
     fits = [s[f"median_{time}_vs_baseline"] for s in suite]
     rows.append([f"median {time} / hgb", *(f"{f:.2g}" for f in fits)])
@@ -96,10 +102,11 @@ if __name__ == "__main__":
     parser.add_argument("png", type=Path)
     parser.add_argument("--cpu", action="store_true", help="CPU, not wall, seconds")
     parser.add_argument("--rst", action="store_true", help="print the RST table")
+    parser.add_argument("--models", nargs="+", help="these models, in this order")
     args = parser.parse_args()
     summary = json.loads(args.json.read_text())["summary"]
     time = "fit_cpu" if args.cpu else "fit"
-    plot(summary, args.png, time)
+    plot(summary, args.png, time, args.models)
     print(f"wrote {args.png}")
     if args.rst:
-        print(rst(summary, time))
+        print(rst(summary, time, args.models))

@@ -149,3 +149,17 @@ def test_from_json_merge_times_each_run_against_its_own_baseline(bench, tmp_path
     # Merging the merged file again changes nothing.
     again = bench.main(["--from-json", str(merged), "--json", str(tmp_path / "n")])
     assert again["summary"] == out["summary"]
+
+
+def test_rst_table_in_the_order_asked(quick):
+    pytest.importorskip("matplotlib")
+    plot_tables = _script("plot_tables")
+    summary = quick[0]["summary"]
+    table = plot_tables.rst(summary, "fit_cpu", ["sknn-mlp", "hgb"]).splitlines()
+    assert table[1].split() == ["table", "(score)", "sknn-mlp", "hgb"]
+    below = next(line for line in table if line.startswith("below sknn-mlp on"))
+    assert below.split()[-2:] == [
+        "0",
+        str(len(summary["models"]["hgb"]["below_floor_on"])),
+    ]
+    assert table[-2].startswith("median fit_cpu / hgb") and table[-2].split()[-1] == "1"
