@@ -187,9 +187,9 @@ def export_onnx(
     dynamo : bool, default=False
         Use torch's ``torch.export``-based exporter (needs ``onnxscript``) instead of
         the TorchScript-based one. The TorchScript exporter is the default because it
-        exports sknn's recurrent networks in a fraction of a second with a dynamic
-        time axis; the ``torch.export``-based one took 10-35 s for them and fixed the
-        time axis (torch 2.13).
+        exports sknn's recurrent networks tens of times faster, with a dynamic time
+        axis; the ``torch.export``-based one fixed their time axis (torch 2.13;
+        ``benchmarks/bench_export.py`` measures both).
     verify : bool, default=True
         Run the exported graph in ONNX Runtime (when installed) on a random batch
         of another size (and, for an RNN, another length) than the one traced, and
