@@ -284,9 +284,11 @@ def test_regression_predictions_stay_in_the_training_range():
     X = rng.randn(200, 2)
     y = 10 * X[:, 0]
     far = rng.randn(50, 2) * 50
-    clipped = TabularRegressor(**TINY).fit(X, y).predict(far)
+    # (no input clipping or embedding, so that a network may extrapolate)
+    linear = dict(TINY, numeric_embedding=None, smooth_clip=None)
+    clipped = TabularRegressor(**linear).fit(X, y).predict(far)
     assert clipped.min() >= y.min() - 1e-4 and clipped.max() <= y.max() + 1e-4
-    free = TabularRegressor(**TINY, clip_predictions=False).fit(X, y).predict(far)
+    free = TabularRegressor(**linear, clip_predictions=False).fit(X, y).predict(far)
     assert free.min() < y.min() or free.max() > y.max()
 
 
@@ -421,6 +423,6 @@ def test_ensemble_and_numeric_embeddings_each_help_on_a_real_table():
             reg = TabularRegressor(random_state=0, device="cpu", **params)
             scores[name].append(reg.fit(X_tr, y_tr).score(X_te, y_te))
     mean = {name: np.mean(values) for name, values in scores.items()}
-    # Measured: full 0.784, k=1 0.737, no embedding 0.735 (R2).
+    # Measured: full 0.792, k=1 -0.255, no embedding 0.384 (R2).
     assert mean["full"] > mean["k=1"] + 0.02, mean
     assert mean["full"] > mean["no embedding"] + 0.02, mean

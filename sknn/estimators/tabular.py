@@ -59,12 +59,14 @@ _RECIPE_DOC = (
         and per-member biases (TabM); ``"mini"``: only the first layer's inputs are
         scaled per member and the rest is shared (TabM-mini: fewer element-wise
         operations, less diversity).
-    numeric_embedding : {"periodic", "piecewise_linear"} or None, default="periodic"
+    numeric_embedding : {"piecewise_linear", "periodic"} or None, \
+default="piecewise_linear"
         Embedding of each continuous numeric column (more than two distinct values
-        at fit) before the first layer: ``"periodic"`` is RealMLP's PBLD embedding
-        ``[linear(cos(2 pi w x + b)), x]`` with learnt frequencies, ``"piecewise_
-        linear"`` TabM's embedding of the piecewise-linear encoding of quantile
-        bins. ``None`` passes the scaled values as they are.
+        at fit) before the first layer: ``"piecewise_linear"`` is TabM's embedding
+        of the piecewise-linear encoding of up to ``n_bins`` quantile bins (a
+        network can bend on a column where a tree would split it), ``"periodic"``
+        RealMLP's PBLD embedding ``[linear(cos(2 pi w x + b)), x]`` with learnt
+        frequencies. ``None`` passes the scaled values as they are.
     numeric_embedding_dim : int, default=4
         Width of each continuous column's embedding.
     n_frequencies : int, default=16
@@ -97,11 +99,12 @@ _RECIPE_DOC = (
     feature_scaling : bool, default=True
         RealMLP's learnt diagonal scaling of every input of the first layer (a
         feature-selection-like layer trained at 6 times the learning rate).
-    learning_rate_init : float, default=0.04
+    learning_rate_init : float, default=LR_DEFAULT
         Peak learning rate of AdamW in the neural-tangent-kernel parametrisation:
         each layer's weights train at ``learning_rate_init / sqrt(fan_in)``,
         biases, activation slopes and numeric embeddings at a tenth of it, the
-        diagonal scaling at 6 times (RealMLP's factors).
+        diagonal scaling at 6 times (RealMLP's factors). The defaults are
+        RealMLP-TD's: 0.04 for classification, 0.2 for regression.
     learning_rate_schedule : {"coslog4", "flat_cos", "cosine", "constant"}, \
 default="coslog4"
         RealMLP's multi-cycle schedule by default: four cosine cycles whose lengths
@@ -202,14 +205,15 @@ class TabularClassifier(
     Fits a raw DataFrame as it is (numbers, nullable numbers, categories, strings,
     booleans and missing values; categories unseen at fit are read at predict) or
     an array, with RealMLP-TD's preprocessing and layers (robust scaling and smooth
-    clipping, one-hot or embedded categories, missing-value indicators, periodic
-    numeric embeddings, a learnt diagonal scaling, the NTK parametrisation, AdamW
-    with ``beta_2=0.95`` and RealMLP's schedules, label smoothing, best-epoch
-    restore) in a TabM-style ensemble of ``k`` members trained in one pass, with a
-    fit budget that scales with the rows. Every element is a parameter below, to
-    switch off or search (:class:`sknn.OptunaSearchCV` has a default space).
+    clipping, one-hot or embedded categories, missing-value indicators, a learnt
+    diagonal scaling, the NTK parametrisation, AdamW with ``beta_2=0.95`` and
+    RealMLP's schedules, label smoothing, best-epoch restore) with TabM's
+    piecewise-linear numeric embeddings, in a TabM-style ensemble of ``k`` members
+    trained in one pass, with a fit budget that scales with the rows. Every element
+    is a parameter below, to switch off or search (:class:`sknn.OptunaSearchCV` has
+    a default space).
 """
-        + _RECIPE_DOC
+        + _RECIPE_DOC.replace("LR_DEFAULT", "0.04")
         + """
     label_smoothing : float or "auto", default="auto"
         Train each member against ``(1 - eps) * one_hot + eps / n_classes``;
@@ -268,7 +272,7 @@ class TabularClassifier(
         dropout_schedule: str = "flat_cos",
         ensemble_size: int = 8,
         ensemble_type: str = "batch",
-        numeric_embedding: str | None = "periodic",
+        numeric_embedding: str | None = "piecewise_linear",
         numeric_embedding_dim: int = 4,
         n_frequencies: int = 16,
         frequency_scale: float = 0.1,
@@ -320,7 +324,7 @@ class TabularRegressor(
     parameters): targets are standardised for training, the members' predictions
     are averaged and, by default, clipped to the range of the training targets.
 """
-        + _RECIPE_DOC
+        + _RECIPE_DOC.replace("LR_DEFAULT", "0.2")
         + """
     loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
         Loss of each member (on the standardised targets); the best epoch is picked
@@ -364,7 +368,7 @@ class TabularRegressor(
         dropout_schedule: str = "flat_cos",
         ensemble_size: int = 8,
         ensemble_type: str = "batch",
-        numeric_embedding: str | None = "periodic",
+        numeric_embedding: str | None = "piecewise_linear",
         numeric_embedding_dim: int = 4,
         n_frequencies: int = 16,
         frequency_scale: float = 0.1,
@@ -375,7 +379,7 @@ class TabularRegressor(
         embedding_dim: int = 8,
         missing_indicators: bool = True,
         feature_scaling: bool = True,
-        learning_rate_init: float = 0.04,
+        learning_rate_init: float = 0.2,
         learning_rate_schedule: str = "coslog4",
         weight_decay: float = 0.02,
         weight_decay_schedule: str = "flat_cos",
