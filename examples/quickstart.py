@@ -10,7 +10,8 @@ Three real data sets bundled with scikit-learn, three everyday jobs:
   split, with the per-epoch validation curve scikit-learn's MLP does not record;
 * diabetes: regression on raw targets in the hundreds, which sknn scales for you.
 
-Runs in about a minute on 2 CPU cores, printing each step as it starts.
+Needs about a minute of CPU time (58 s measured on a 2-core machine; wall time grows
+when other work shares the cores), printing each step as it starts.
 """
 
 # %%
