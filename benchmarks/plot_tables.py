@@ -4,12 +4,14 @@ The plot has two panels, one row per table: each model's median score (R2 or
 accuracy) minus HistGradientBoosting's, and its median fit time divided by
 HistGradientBoosting's on the same splits (log scale; ``--cpu``: CPU seconds, the
 fairer figure on a machine that other work keeps busy). ``--rst`` prints the median
-scores (tables by models) and the suite's summary rows.
+scores (tables by models; ``--transpose``: models by tables) and the suite's
+summary rows.
 
 Usage::
 
     python benchmarks/plot_tables.py benchmarks/results/tables.json tables.png --rst
     python benchmarks/plot_tables.py tables.json tables.png --cpu --models tabular hgb
+    python benchmarks/plot_tables.py ablation.json ablation.png --cpu --rst --transpose
 """
 
 from __future__ import annotations
@@ -70,9 +72,17 @@ def plot(
     plt.close(fig)
 
 
-def rst(summary: dict, time: str = "fit", models: list[str] | None = None) -> str:
+def rst(
+    summary: dict,
+    time: str = "fit",
+    models: list[str] | None = None,
+    transpose: bool = False,
+) -> str:
     """Median scores, tables by models, then the suite's rows, as a simple RST table;
-    ``models``: these columns, in this order (default: all)."""
+    ``models``: these columns, in this order (default: all); ``transpose``: one row
+    per model instead, without the best-on and sknn-mlp counts (for an ablation).
+    The sknn-mlp count is left out where it did not run, and a model's mean score
+    where it ran on fewer tables than the others (its mean would not compare)."""
     keys = models or list(summary["models"])
     rows = [["table (score)", *keys]]
     for name, t in summary["tables"].items():
@@ -82,15 +92,27 @@ def rst(summary: dict, time: str = "fit", models: list[str] | None = None) -> st
             + ["" if c is None else f"{c['median']:.4f}" for c in cells]
         )
     suite = [summary["models"][k] for k in keys]
+    everywhere = max(s["tables"] for s in suite)
     rows += [
-        ["mean score", *(f"{s['mean_score']:.4f}" for s in suite)],
+        [
+            "mean score",
+            *(f"{s['mean_score']:.4f}" * (s["tables"] == everywhere) for s in suite),
+        ],
         ["best on (tables)", *(str(len(s["best_on"])) for s in suite)],
         ["beats hgb on", *(str(len(s["beats_baseline_on"])) for s in suite)],
         ["below sknn-mlp on", *(str(len(s["below_floor_on"])) for s in suite)],
     ]
+    if transpose:  # an ablation: which variant is best, and the floor, say little
+        del rows[-3], rows[-1]
+    elif "sknn-mlp" not in summary["models"]:
+        del rows[-1]
     fits = [s[f"median_{time}_vs_baseline"] for s in suite]
     rows.append([f"median {time} / hgb", *(f"{f:.2g}" for f in fits)])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(keys) + 1)]
+    if transpose:
+        rows = [["model", *(r[0] for r in rows[1:])]] + [
+            [k, *(r[i] for r in rows[1:])] for i, k in enumerate(keys, 1)
+        ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     rule = "  ".join("=" * w for w in widths)
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join([rule, lines[0], rule, *lines[1:], rule])
@@ -103,10 +125,11 @@ if __name__ == "__main__":
     parser.add_argument("--cpu", action="store_true", help="CPU, not wall, seconds")
     parser.add_argument("--rst", action="store_true", help="print the RST table")
     parser.add_argument("--models", nargs="+", help="these models, in this order")
+    parser.add_argument("--transpose", action="store_true", help="a row per model")
     args = parser.parse_args()
     summary = json.loads(args.json.read_text())["summary"]
     time = "fit_cpu" if args.cpu else "fit"
     plot(summary, args.png, time, args.models)
     print(f"wrote {args.png}")
     if args.rst:
-        print(rst(summary, time, args.models))
+        print(rst(summary, time, args.models, args.transpose))

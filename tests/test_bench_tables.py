@@ -163,3 +163,16 @@ def test_rst_table_in_the_order_asked(quick):
         str(len(summary["models"]["hgb"]["below_floor_on"])),
     ]
     assert table[-2].startswith("median fit_cpu / hgb") and table[-2].split()[-1] == "1"
+
+
+def test_transposed_rst_table_has_a_row_per_model(quick):
+    pytest.importorskip("matplotlib")
+    plot_tables = _script("plot_tables")
+    summary = quick[0]["summary"]
+    table = plot_tables.rst(summary, models=["hgb", "sknn-mlp"], transpose=True)
+    lines = table.splitlines()
+    assert lines[1].split()[:3] == ["model", "Wage", "(r2)"]
+    hgb = summary["tables"]["Wage"]["models"]["hgb"]["r2"]["median"]
+    assert lines[3].split()[:2] == ["hgb", f"{hgb:.4f}"]
+    assert lines[4].split()[0] == "sknn-mlp" and len(lines) == 6
+    assert lines[1].split()[-9:] == "mean score beats hgb on median fit / hgb".split()
