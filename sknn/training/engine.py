@@ -1,8 +1,9 @@
 """The training loop.
 
 One :class:`Trainer` runs epochs of mini-batch (or full-batch L-BFGS) optimisation over
-:mod:`batch sources <sknn.training.sources>`, records a :class:`~sknn.training.History`, applies
-scikit-learn's convergence rule, and calls the callbacks' hooks. It knows nothing of
+a :mod:`batch source <sknn.training.sources>`, keeps its records in an
+:class:`~sknn.training.book.EpochBook` (scikit-learn's convergence rule, the schedule's
+steps), and calls the hooks (:class:`~sknn.training.hooks.Hooks`). It knows nothing of
 scikit-learn: estimators build it from their parameters.
 
 Rules it follows: data is already on the device; the loss is accumulated on the device
@@ -10,9 +11,17 @@ and read once per epoch (with one flag saying whether the weights are still fini
 callbacks stop training through ``stop_training``; a ``KeyboardInterrupt`` ends training
 cleanly with the last completed epoch's weights; a non-finite loss or non-finite weights
 end it with the newest finite weights whose outputs on the training rows are finite
-(``stop_reason="diverged"``), or with ``stop_reason="non-finite"`` where a fresh fit
-has no such weights. Modules with batch normalisation never see a one-row training
-batch: a last batch of one row is merged into the one before it.
+(``stop_reason="diverged"``, :mod:`sknn.training.divergence`), or with
+``stop_reason="non-finite"`` where a fresh fit has no such weights. Modules with batch
+normalisation never see a one-row training batch: a last batch of one row is merged
+into the one before it.
+
+The module is one class, past the ~600 lines of the house rule: the loop, the run's
+life cycle (begin, epochs, end, interruption, recovery) and its resumable state share
+the run's state (its rows, snapshots and best weights); what is shared with the stacked
+engine (records and rules, divergence checks and snapshots, batching) lives in
+:mod:`~sknn.training.book`, :mod:`~sknn.training.divergence` and
+:mod:`~sknn.training.sources`.
 """
 
 from __future__ import annotations
@@ -20,86 +29,39 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from sknn.training.book import (
+    EpochBook,
+    TrainConfig,
+    TrainState,
+    ended_converged,
+    format_record,
+)
 from sknn.training.data import TensorData
 from sknn.training.distributed import (
     any_process,
     is_main_process,
     mean_over_processes,
 )
+from sknn.training.divergence import (
+    DivergenceGuard,
+    finite_flag,
+    read_values,
+    warn_non_finite,
+    widest_dtype,
+)
 from sknn.training.history import History
 from sknn.training.hooks import Hooks, overrides
 from sknn.training.inference import predict_batched
 from sknn.training.optim import LRSchedule, minimize_lbfgs
 from sknn.training.precision import StepPlan, compile_error
-from sknn.training.sources import BatchSource, first_inputs
+from sknn.training.sources import BatchSource, first_inputs, has_batch_norm
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
-
-
-@dataclass
-class TrainConfig:
-    """What the loop needs to know, in engine terms.
-
-    Parameters
-    ----------
-    max_epochs : int
-        Epochs to run in this call (the estimator's ``max_iter``, or 1 for
-        ``partial_fit``).
-    batch_size : int
-        Rows per optimiser step (ignored by full-batch solvers).
-    shuffle : bool
-        Reshuffle the rows every epoch.
-    tol, n_iter_no_change : float, int
-        scikit-learn's convergence rule: stop when the monitored quantity has not
-        improved by ``tol`` for more than ``n_iter_no_change`` epochs.
-    monitor : {"train_loss", "valid_score", None}
-        What the convergence rule watches; ``None`` disables it (``partial_fit``).
-    full_batch : bool
-        L-BFGS over all rows, run as scikit-learn runs it (see
-        :func:`~sknn.training.optim.minimize_lbfgs`): ``max_epochs`` iterations at
-        most, ``max_fun`` loss evaluations at most, stopping when the largest gradient
-        component is at most ``tol``; ``n_iter_no_change`` and ``monitor`` do not
-        apply. One history record per iteration.
-    max_fun : int
-        Maximum loss evaluations of a full-batch run.
-    restore_best : bool
-        With ``monitor="valid_score"``, load the best epoch's weights at the end.
-    penalty_in_loss : bool
-        Add ``penalty_fn(sum of batch weights)`` to every batch loss (scikit-learn's
-        exact L2 semantics with sample weights) instead of leaving the L2 term to the
-        optimiser's weight decay and only reporting it.
-    """
-
-    max_epochs: int
-    batch_size: int
-    shuffle: bool = True
-    tol: float = 1e-4
-    n_iter_no_change: float = 10
-    monitor: str | None = "train_loss"
-    full_batch: bool = False
-    max_fun: int = 15000
-    restore_best: bool = True
-    penalty_in_loss: bool = False
-
-
-@dataclass
-class TrainState:
-    """Counters that survive between calls (``warm_start`` and ``partial_fit``)."""
-
-    epoch: int = 0
-    t: int = 0
-    best_loss: float = math.inf
-    best_score: float = -math.inf
-    no_improve: int = 0
-    loss_curve: list = field(default_factory=list)
-    validation_scores: list = field(default_factory=list)
 
 
 def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -108,74 +70,6 @@ def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
 
 #: Rows whose outputs are checked finite at the end of a fit (one small forward pass).
 _CHECKED_ROWS = 256
-
-
-def has_batch_norm(module: nn.Module) -> bool:
-    """Whether ``module`` holds a batch-normalisation layer (of any dimension).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknn.training.engine import has_batch_norm
-    >>> has_batch_norm(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)))
-    True
-    """
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
-
-
-def finite_flag(
-    tensors: Sequence[torch.Tensor], device: torch.device | None = None
-) -> torch.Tensor:
-    """A 0-d device tensor, true when every floating tensor is finite.
-
-    The minimum and maximum of each tensor (exact: no sum that could overflow; a NaN
-    propagates), and no host sync: the caller reads it with the epoch's loss.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknn.training.engine import finite_flag
-    >>> bool(finite_flag([torch.ones(3), torch.tensor([1.0, float("nan")])]))
-    False
-    """
-    tensors = [t for t in tensors if t.is_floating_point() and t.numel()]
-    if not tensors:
-        return torch.ones((), dtype=torch.bool, device=device)
-    dtype = widest_dtype(tensors)
-    ends = [torch.stack(torch.aminmax(t.reshape(-1))).to(dtype) for t in tensors]
-    return torch.isfinite(torch.cat(ends)).all()
-
-
-def widest_dtype(tensors: Sequence[torch.Tensor]) -> torch.dtype:
-    """float64 when one of ``tensors`` is float64, else float32.
-
-    Values gathered into one tensor (one host sync) keep their range: a float64 loss
-    of 1e58 is finite, and float32 would read it as infinite.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknn.training.engine import widest_dtype
-    >>> widest_dtype([torch.ones(1), torch.ones(1, dtype=torch.float64)])
-    torch.float64
-    """
-    wide = any(t.dtype == torch.float64 for t in tensors)
-    return torch.float64 if wide else torch.float32
-
-
-def read_values(values: Sequence[torch.Tensor]) -> list:
-    """Scalars (0-d device tensors) read on the host in one sync, in
-    :func:`widest_dtype`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknn.training.engine import read_values
-    >>> read_values([torch.tensor(1e58, dtype=torch.float64), torch.tensor(True)])
-    [1e+58, 1.0]
-    """
-    dtype = widest_dtype(values)
-    return torch.stack([v.to(dtype) for v in values]).tolist()
 
 
 def one_row_batch_error(n_samples: int, batch_size: int) -> ValueError:
@@ -189,36 +83,6 @@ def one_row_batch_error(n_samples: int, batch_size: int) -> ValueError:
 
 def _is_one_row_error(exc: ValueError) -> bool:
     return "Expected more than 1 value per channel when training" in str(exc)
-
-
-def warn_non_finite(out: torch.Tensor) -> torch.Tensor:
-    """Warn when a network's outputs are not all finite; return ``out`` unchanged.
-
-    Inputs are validated finite and the weights are finite after every fit, so this
-    means values too large for the network (an input far outside the training range).
-
-    Examples
-    --------
-    >>> import torch, warnings
-    >>> from sknn.training.engine import warn_non_finite
-    >>> with warnings.catch_warnings(record=True) as w:
-    ...     warnings.simplefilter("always")
-    ...     _ = warn_non_finite(torch.tensor([[1.0], [float("inf")]]))
-    >>> str(w[0].message)[:49]
-    'The network produced non-finite outputs for 1 of '
-    """
-    if out.is_floating_point() and out.numel():
-        bad = ~torch.isfinite(out.reshape(out.shape[0], -1)).all(1)
-        n_bad = int(bad.sum())
-        if n_bad:
-            warnings.warn(
-                f"The network produced non-finite outputs for {n_bad} of "
-                f"{out.shape[0]} rows: their input values are too large for the "
-                'network. Scale the input (or fit with dtype="float64").',
-                RuntimeWarning,
-                stacklevel=3,
-            )
-    return out
 
 
 class Trainer:
@@ -347,10 +211,19 @@ class Trainer:
         self.stop_training = False
         self.stop_reason: str | None = None
         self.converged = False
-        # The current run (begin): its rows, epochs run and best weights so far.
+        #: The records and the rules read from them (shared with the stacked engine).
+        self.book = EpochBook(
+            config,
+            self.state,
+            self.history,
+            schedule=schedule,
+            optimizer=optimizer,
+            printer=printer,
+        )
+        # The current run (begin): its rows, snapshots and best weights so far.
         self._train: BatchSource | None = None
         self._valid: BatchSource | None = None
-        self._epochs_run = 0
+        self._guard: DivergenceGuard | None = None
         self._best_state: dict | None = None
 
     # -- hooks -------------------------------------------------------------------------
@@ -455,8 +328,8 @@ class Trainer:
             setattr(self.state, key, value)
         self.history.clear()
         self.history.extend(state["history"])
-        self._epochs_run = self.state.epoch
-        self._last_good = _clone_params(self.module)
+        self.book.epochs_run = self.state.epoch
+        self._guard.reset(self.module.state_dict())
         self._best_state = best
 
     # -- one epoch ---------------------------------------------------------------------
@@ -558,7 +431,7 @@ class Trainer:
         stopping rule is scikit-learn's (``TrainConfig.full_batch``), and callbacks
         may still stop it. ``lbfgs_result`` keeps scipy's result.
         """
-        cfg, st, train = self.config, self.state, self._train
+        cfg, train = self.config, self._train
         backward_cbs = [cb for cb in self.callbacks if overrides(cb, "on_backward_end")]
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         tic = time.perf_counter()
@@ -575,17 +448,8 @@ class Trainer:
         def on_iteration(loss: float) -> bool:
             nonlocal tic, last
             self._call("on_epoch_begin")
-            st.epoch += 1
-            st.t += train.n_samples
-            st.loss_curve.append(loss)
-            st.best_loss = min(st.best_loss, loss)
-            last = {
-                "epoch": st.epoch,
-                "train_loss": loss,
-                "lr": float(self.optimizer.param_groups[0]["lr"]),
-                "dur": time.perf_counter() - tic,
-            }
-            self.history.append(last)
+            last = self.book.record(loss)
+            self.book.conclude(last, time.perf_counter() - tic, rules=False)
             self._call("on_epoch_end", last)
             if self.printer is not None:
                 self.printer(format_record(last, cfg.max_epochs))
@@ -600,7 +464,7 @@ class Trainer:
             gtol=cfg.tol,
             callback=on_iteration,
         )
-        self._epochs_run = cfg.max_epochs
+        self.book.epochs_run = cfg.max_epochs  # the solver ran its iterations
         if not bool(finite_flag(self._watched, train.device)):
             self.recover()
             return None
@@ -609,7 +473,7 @@ class Trainer:
             self.converged = self.lbfgs_result.status == 0
             self.stop_reason = str(self.lbfgs_result.message)
         else:
-            self.converged = self.stop_reason not in ("interrupted", "diverged")
+            self.converged = ended_converged(self.stop_reason)
         return last
 
     @torch.inference_mode()
@@ -621,39 +485,6 @@ class Trainer:
         score = None if self.score_fn is None else self.score_fn(out, valid.y, valid.w)
         return loss, score, out
 
-    # -- convergence (scikit-learn's rule) ----------------------------------------------
-    def _update_convergence(self, loss: float, score: float | None) -> None:
-        st, cfg = self.state, self.config
-        if cfg.monitor == "valid_score" and score is not None:
-            st.validation_scores.append(score)
-            improved = score >= st.best_score + cfg.tol
-            if score > st.best_score:
-                st.best_score = score
-                if cfg.restore_best:
-                    self._best_state = _clone_params(self.module)
-        elif cfg.monitor == "train_loss":
-            improved = loss <= st.best_loss - cfg.tol
-        else:
-            improved = True
-        st.best_loss = min(st.best_loss, loss)
-        st.no_improve = 0 if improved else st.no_improve + 1
-        if cfg.monitor is not None and st.no_improve > cfg.n_iter_no_change:
-            what = (
-                "Validation score" if cfg.monitor == "valid_score" else "Training loss"
-            )
-            msg = (
-                f"{what} did not improve more than tol={cfg.tol:f} for "
-                f"{cfg.n_iter_no_change} consecutive epochs."
-            )
-            if self.schedule is not None and self.schedule.on_plateau(self.optimizer):
-                st.no_improve = 0
-                if self.printer is not None:
-                    lr = float(self.optimizer.param_groups[0]["lr"])
-                    self.printer(f"{msg} Setting learning rate to {lr:f}")
-            else:
-                self.stop_training = True
-                self.stop_reason = msg
-
     # -- the loop ------------------------------------------------------------------
     def begin(self, train: BatchSource, valid: BatchSource | None = None) -> None:
         """Prepare a run over ``train`` (and ``valid``) and call ``on_train_begin``."""
@@ -661,28 +492,35 @@ class Trainer:
             valid = valid.resident()  # rows scored every epoch: on the device
         self._train, self._valid = train, valid
         self._best_state = None
-        # Two snapshots of finite weights (swapped, not copied, each epoch): the newest
-        # may be finite and still give non-finite outputs; then the one before it is
-        # tried. A fresh fit's initial weights are no fallback (nothing was learnt).
-        self._last_good = _clone_params(self.module)
-        self._prev_good = _clone_params(self.module)
-        self._n_good = 1 if self.state.epoch > 0 else 0
+        self._guard = DivergenceGuard(
+            self.module.state_dict(), kept=[1 if self.state.epoch > 0 else 0]
+        )
         self._watched = [
             v for v in self.module.state_dict().values() if v.is_floating_point()
         ]
         self._merge_last = has_batch_norm(self.module)
-        self._epochs_run = 0
+        self.book.start(train.n_samples)
         self.module.train()
         self._call("on_train_begin")
+
+    def join(self, train: BatchSource, valid: BatchSource | None = None) -> None:
+        """Prepare this run's records for epochs that another engine runs (the
+        stacked engine, which keeps the snapshots and the best weights itself and
+        runs no hooks): it books each epoch in :attr:`book`, and :attr:`done`,
+        :meth:`recover` and :meth:`outputs_finite` work as in :meth:`fit`."""
+        self._train, self._valid = train, valid
+        self._best_state = None
+        self.book.start(train.n_samples)
+        self.module.train()
 
     @property
     def done(self) -> bool:
         """True once training should not run another epoch."""
-        return self.stop_training or self._epochs_run >= self.config.max_epochs
+        return self.stop_training or self.book.exhausted
 
     def run_epoch(self) -> dict | None:
         """Run one epoch; return its history record, or ``None`` if the loss diverged."""
-        cfg, st, train, valid = self.config, self.state, self._train, self._valid
+        cfg, train, valid = self.config, self._train, self._valid
         if cfg.full_batch:
             return self._run_full_batch()
         tic = time.perf_counter()
@@ -710,47 +548,37 @@ class Trainer:
                 values.append(v_score)
         # The one host sync of the epoch.
         read = read_values(values)
-        self._epochs_run += 1
+        self.book.count_epoch()
         loss = read.pop(0)
         if not (math.isfinite(loss) and read.pop(0) == 1.0):
             self.recover()
             return None
-        st.epoch += 1
-        st.t += train.n_samples
-        st.loss_curve.append(loss)
-        record = {
-            "epoch": st.epoch,
-            "train_loss": loss,
-            "lr": float(self.optimizer.param_groups[0]["lr"]),
-        }
-        score = None
-        if valid is not None:
-            record["valid_loss"] = read[0]
-            if len(read) > 1:
-                score = read[1]
-                record["valid_score"] = score
+        if valid is None:
+            record = self.book.record(loss)
+        else:
+            record = self.book.record(loss, read[0], read[1] if len(read) > 1 else None)
             view = self.validation_view
             self.validation = v_out if view is None else view(v_out)
             if self.metrics_fn is not None:  # host-side metrics: only when asked
                 record.update(self.metrics_fn(self.validation))
-                score = record.get("valid_score", score)
-        record["dur"] = time.perf_counter() - tic
-        self.history.append(record)
-        self._update_convergence(loss, score)
-        if self.schedule is not None:
-            self.schedule.epoch_end(self.optimizer, st.t)
+        self._settle(self.book.conclude(record, time.perf_counter() - tic))
         self._call("on_epoch_end", record)
         if train.capabilities.sharded:  # a stop in any process stops all
             self.stop_training = any_process(self.stop_training, train.device)
         if self.printer is not None and is_main_process():
             self.printer(format_record(record, cfg.max_epochs))
-        self._prev_good, self._last_good = self._last_good, self._prev_good
-        for k, v in self.module.state_dict().items():
-            self._last_good[k].copy_(v)
-        self._n_good += 1
+        self._guard.commit(self.module.state_dict())
         if self.stop_training:
-            self.converged = self.stop_reason not in ("interrupted", "diverged")
+            self.converged = ended_converged(self.stop_reason)
         return record
+
+    def _settle(self, verdict) -> None:
+        """Act on an epoch's :class:`~sknn.training.book.Verdict`: keep the best
+        weights, stop where the convergence rule says so."""
+        if verdict.new_best:
+            self._best_state = _clone_params(self.module)
+        if verdict.stop is not None:
+            self.stop_training, self.stop_reason = True, verdict.stop
 
     @torch.no_grad()
     def outputs_finite(self, rows: int | None = None) -> bool:
@@ -785,39 +613,25 @@ class Trainer:
             Recorded epochs newer than the first snapshot.
         """
         if snapshots is None:
-            snapshots = [self._last_good, self._prev_good][: self._n_good]
-            fallback = self._last_good
+            snapshots = self._guard.snapshots()
+            fallback = self._guard.latest()
         self.stop_training = True
         self.stop_reason = "non-finite"
         for passed_over, snap in enumerate(snapshots):
             self.module.load_state_dict(snap, strict=False)
             if self.outputs_finite():
                 self.stop_reason = "diverged"
-                self._forget(newer + passed_over)
+                self.book.forget(newer + passed_over)
                 return
         if not snapshots and fallback is not None:  # back to finite initial weights
             self.module.load_state_dict(fallback, strict=False)
-
-    def _forget(self, n_epochs: int) -> None:
-        """Drop the records of the last ``n_epochs`` epochs (their weights were not
-        kept)."""
-        st = self.state
-        for _ in range(min(n_epochs, len(st.loss_curve))):
-            st.loss_curve.pop()
-            st.epoch -= 1
-            st.t -= self._train.n_samples
-            if self.history:
-                self.history.pop()
-            if len(st.validation_scores) > len(st.loss_curve):
-                st.validation_scores.pop()
-        st.best_loss = min(st.loss_curve, default=math.inf)
 
     def interrupt(self) -> None:
         """End training as a Ctrl-C does: keep the last completed epoch's weights."""
         self.stop_training = True
         self.stop_reason = "interrupted"
         with torch.no_grad():
-            self.module.load_state_dict(self._last_good)
+            self.module.load_state_dict(self._guard.latest())
 
     def end(self) -> None:
         """Restore the best weights where asked, call ``on_train_end``, go to eval mode.
@@ -830,7 +644,11 @@ class Trainer:
                 self.module.load_state_dict(self._best_state)
             self._best_state = None
         ended = self.stop_reason in ("interrupted", "diverged", "non-finite")
-        if self._epochs_run and not ended and not self.outputs_finite(_CHECKED_ROWS):
+        if (
+            self.book.epochs_run
+            and not ended
+            and not self.outputs_finite(_CHECKED_ROWS)
+        ):
             self.recover()
         self._call("on_train_end")
         self.module.eval()
@@ -860,29 +678,16 @@ class Trainer:
         return self
 
 
-def format_record(record: dict, max_epochs: int | None = None) -> str:
-    """The verbose lines of an epoch, as scikit-learn's MLP prints them.
-
-    ``Iteration 3, loss = 0.41234567`` first (the line scikit-learn users parse), then
-    sknn's extras in parentheses; a ``Validation score: ...`` line follows when the
-    epoch was scored on held-out rows.
-
-    Examples
-    --------
-    >>> from sknn.training.engine import format_record
-    >>> print(format_record({"epoch": 3, "train_loss": 0.5, "lr": 0.001, "dur": 0.25,
-    ...                      "valid_loss": 0.6, "valid_score": 0.75}, 200))
-    Iteration 3, loss = 0.50000000 (of 200, valid_loss = 0.60000000, lr = 0.001, 0.25s)
-    Validation score: 0.750000
-    """
-    extras = [] if max_epochs is None else [f"of {max_epochs}"]
-    if "valid_loss" in record:
-        extras.append(f"valid_loss = {record['valid_loss']:.8f}")
-    extras += [f"lr = {record['lr']:.3g}", f"{record['dur']:.2f}s"]
-    line = (
-        f"Iteration {record['epoch']}, loss = {record['train_loss']:.8f} "
-        f"({', '.join(extras)})"
-    )
-    if record.get("valid_score") is not None:
-        line += f"\nValidation score: {record['valid_score']:f}"
-    return line
+# The records, checks and rules the engine uses, importable from here as before.
+__all__ = [
+    "TrainConfig",
+    "TrainState",
+    "Trainer",
+    "finite_flag",
+    "format_record",
+    "has_batch_norm",
+    "one_row_batch_error",
+    "read_values",
+    "warn_non_finite",
+    "widest_dtype",
+]

@@ -60,6 +60,10 @@ class Hooks:
     def on_train_end(self, trainer: Trainer) -> None:
         """Called once when training ends, however it ends (also on Ctrl-C)."""
 
+    def on_fit_end(self, estimator: Any) -> None:
+        """Called by the estimator once its fit is over and its fitted attributes
+        are set (not by the engine): the finished estimator, e.g. to log it."""
+
     def state_dict(self) -> dict:
         """What a checkpoint keeps to resume these hooks (nothing by default)."""
         return {}

@@ -97,5 +97,8 @@ def memory_budget(device: torch.device, fraction: float = 0.5) -> int:
                     return int(int(line.split()[1]) * 1024 * fraction)
     except OSError:
         pass
-    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 2**18
+    try:
+        pages = os.sysconf("SC_AVPHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
+        pages = 2**18
     return int(pages * 4096 * fraction)

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 import torch
+from torch import nn
 
 
 class Batch(NamedTuple):
@@ -134,6 +135,35 @@ def batch_bounds(
             return
 
 
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether ``module`` holds a batch-normalisation layer (of any dimension).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.sources import has_batch_norm
+    >>> has_batch_norm(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)))
+    True
+    """
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def last_batch_merged(n: int, batch_size: int, merge_last: bool) -> bool:
+    """Whether :func:`batch_bounds` merges a last batch of one row into the one
+    before it (so an epoch has one batch fewer than ``ceil(n / batch_size)``).
+
+    Examples
+    --------
+    >>> from sknn.training.sources import last_batch_merged
+    >>> last_batch_merged(5, 2, True), last_batch_merged(5, 2, False)
+    (True, False)
+    >>> last_batch_merged(1, 2, True), last_batch_merged(3, 1, True)
+    (False, True)
+    """
+    # The last batch holds one row exactly when n - 1 is a multiple of batch_size.
+    return merge_last and n > batch_size and (n - 1) % batch_size == 0
+
+
 def first_inputs(source: BatchSource, rows: int) -> tuple[torch.Tensor, ...]:
     """The inputs of the first ``rows`` rows ``source`` yields unshuffled, on its
     device.
@@ -238,4 +268,6 @@ __all__ = [
     "SourceWrapper",
     "batch_bounds",
     "first_inputs",
+    "has_batch_norm",
+    "last_batch_merged",
 ]

@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from sknn.training.custom import UserLoss
 from sknn.training.data import TensorData
 from sknn.training.engine import Trainer
 
@@ -47,7 +48,7 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
     name = type(trainer.optimizer).__name__
     if name not in STACKABLE_OPTIMIZERS:
         return f"optimizer {name}"
-    if getattr(trainer.loss_fn, "custom", False):
+    if isinstance(trainer.loss_fn, UserLoss):
         return "a user criterion"
     for group in trainer.optimizer.param_groups:
         if "pattern" in group:
@@ -60,7 +61,7 @@ def stack_reason(trainer: Trainer, train: TensorData) -> str | None:
     if not plan.plain or plan.compile:
         return "autocast, accumulation_steps or compile (one network at a time)"
     schedule = trainer.schedule
-    if schedule is not None and getattr(schedule, "rescales_momentum", False):
+    if schedule is not None and schedule.rescales_momentum:
         if any(g.get("momentum", 0) for g in trainer.optimizer.param_groups):
             return "scikit-learn's momentum under a changing learning rate"
     if train.device.type not in ("cpu", "cuda"):

@@ -29,32 +29,27 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.func import functional_call, vmap
 
+from sknn.training.book import ended_converged, format_record
 from sknn.training.data import TensorData
-from sknn.training.engine import (
-    _CHECKED_ROWS,
-    Trainer,
-    format_record,
-    has_batch_norm,
-    read_values,
-    widest_dtype,
-)
+from sknn.training.divergence import DivergenceGuard, read_values, widest_dtype
+from sknn.training.engine import _CHECKED_ROWS, Trainer
+from sknn.training.sources import has_batch_norm, last_batch_merged
 
 
-def _concat(datas: Sequence[TensorData], attr: str) -> torch.Tensor | None:
-    parts = [d.inputs[0] if attr == "x" else getattr(d, attr) for d in datas]
-    if any(p is None for p in parts):
-        return None
-    return torch.cat(parts)
+def _concat(parts: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
+    return None if any(p is None for p in parts) else torch.cat(parts)
 
 
 class _Stack:
-    """The rows of K datasets in one tensor, read through padded per-model indices."""
+    """The rows of K in-memory row sources (:class:`~sknn.training.TensorData`, the
+    only kind :func:`~sknn.training.stack_plan.stack_reason` lets in) in one tensor,
+    read through padded per-model indices."""
 
     def __init__(self, datas: Sequence[TensorData], device: torch.device) -> None:
         self.n = torch.tensor([d.n_samples for d in datas], device=device)
         self.offset = torch.cumsum(self.n, 0) - self.n
-        self.x = _concat(datas, "x")
-        self.y = _concat(datas, "y")
+        self.x = _concat([d.inputs[0] for d in datas])
+        self.y = _concat([d.y for d in datas])
         w = [
             d.w
             if d.w is not None
@@ -201,23 +196,18 @@ class StackedTrainer:
         self._view_cache = None
         self.alpha = torch.tensor(self.alphas, dtype=dtype, device=dev)
         self.penalty_in_loss = torch.tensor(
-            [getattr(t.config, "penalty_in_loss", False) for t in trainers], device=dev
+            [t.config.penalty_in_loss for t in trainers], device=dev
         )
         self.active = list(range(K))  # original indices of the models still stacked
-        self.best = [None] * K
-        # Two snapshots of finite weights per model, as in Trainer.begin.
-        self.last_good = [p.clone() for p in self._state()]
-        self.prev_good = [p.clone() for p in self._state()]
-        self.n_good = [1 if t.state.epoch > 0 else 0 for t in trainers]
+        self.best = [None] * K  # each model's best weights, stacked rows (books say)
+        # The divergence guard of Trainer.begin, over the stacked weights.
+        self.guard = DivergenceGuard(
+            self._named_state(), kept=[1 if t.state.epoch > 0 else 0 for t in trainers]
+        )
         self.diverged: set[int] = set()
-        self.restore = [t.config.restore_best for t in trainers]
         self.merge_last = has_batch_norm(self.base)
-        for t, train in zip(trainers, self.trains):
-            t._best_state = None
-            t._epochs_run = 0
-            t._train = train
-            t.config.restore_best = False  # best weights are kept here, stacked
-            t.module.train()
+        for t, train, valid in zip(trainers, self.trains, self.valids):
+            t.join(train, valid)  # its records; the epochs run here
 
         def forward(p, x):
             return functional_call(self.base, p, (x,))
@@ -231,6 +221,10 @@ class StackedTrainer:
     def _state(self) -> list[torch.Tensor]:
         """The stacked weights, then the stacked buffers (what a state dict holds)."""
         return self.params + self.buffers
+
+    def _named_state(self) -> dict[str, torch.Tensor]:
+        """The stacked weights and buffers by their names in a module's state dict."""
+        return dict(zip(self.names + self.bnames, self._state()))
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # Buffers go in stacked too: batch norm updates each model's own statistics.
@@ -311,8 +305,7 @@ class StackedTrainer:
         b_host = [self.trainers[k].config.batch_size for k in self.active]
         # Batch norm: a last batch of one row joins the one before (as TensorData).
         merged = [
-            self.merge_last and nk % bk == 1 and nk > bk
-            for nk, bk in zip(n_host, b_host)
+            last_batch_merged(nk, bk, self.merge_last) for nk, bk in zip(n_host, b_host)
         ]
         steps_host = [-(-nk // bk) - m for nk, bk, m in zip(n_host, b_host, merged)]
         perm = torch.zeros(K, max(n_host), dtype=torch.long)
@@ -334,10 +327,7 @@ class StackedTrainer:
             )
         total = torch.zeros(K, dtype=self.params[0].dtype, device=dev)
         pen_in = self.penalty_in_loss[models]
-        any_pen_in = any(
-            getattr(self.trainers[k].config, "penalty_in_loss", False)
-            for k in self.active
-        )
+        any_pen_in = any(self.trainers[k].config.penalty_in_loss for k in self.active)
         all_steps = min(steps_host)
         for s in range(max(steps_host)):
             # As wide as the widest batch of this step: models whose batches line up
@@ -446,13 +436,10 @@ class StackedTrainer:
         t = self.trainers[k]
         if self.best[k] is not None:
             return
-        names = self.names + self.bnames
-        snaps = [
-            {n: g[idx] for n, g in zip(names, snap)}
-            for snap in (self.last_good, self.prev_good)
-        ]
         with torch.no_grad():
-            t.recover(snaps[: self.n_good[k]], fallback=snaps[0], newer=newer)
+            t.recover(
+                self.guard.snapshots(idx), fallback=self.guard.latest(idx), newer=newer
+            )
         t.module.eval()
 
     def _drop(self, keep: list[int]) -> None:
@@ -464,44 +451,32 @@ class StackedTrainer:
         self.params, self.m, self.v = sel(self.params), sel(self.m), sel(self.v)
         self.buffers = sel(self.buffers)
         self._view_cache = None
-        self.last_good = sel(self.last_good)
-        self.prev_good = sel(self.prev_good)
+        self.guard.select(keep)
         self.steps = self.steps.index_select(0, idx)
         self.alpha = self.alpha.index_select(0, idx)
         self.active = [self.active[i] for i in keep]
 
     def _record(self, i: int, k: int, loss: float, vloss, vscore, dur: float) -> bool:
-        """Book-keep one model's epoch as :meth:`Trainer.run_epoch`; True if it stops."""
+        """Book one model's epoch in its trainer's :class:`~sknn.training.book.
+        EpochBook`, as :meth:`Trainer.run_epoch` does; True if the model stops."""
         t = self.trainers[k]
-        st = t.state
-        t._epochs_run += 1
+        t.book.count_epoch()
         if not math.isfinite(loss):  # the loss or the weights (see _run_epoch)
             t.stop_training, t.stop_reason = True, "diverged"
             self.diverged.add(k)
             return True
-        st.epoch += 1
-        st.t += self.trains[k].n_samples
-        st.loss_curve.append(loss)
-        record = {"epoch": st.epoch, "train_loss": loss, "lr": self.lr_host[k]}
-        score = None
-        if self.valids[k] is not None:
-            record["valid_loss"] = vloss
-            if vscore is not None:
-                score = record["valid_score"] = vscore
-        record["dur"] = dur
-        t.history.append(record)
-        if t.config.monitor == "valid_score" and score is not None and self.restore[k]:
-            if score > st.best_score:
-                self.best[k] = [p[i].clone() for p in self._state()]
-        t._update_convergence(loss, score)
-        if t.schedule is not None:
-            t.schedule.epoch_end(t.optimizer, st.t)
-        self.lr_host[k] = float(t.optimizer.param_groups[0]["lr"])
+        record = t.book.record(loss, vloss, vscore)
+        verdict = t.book.conclude(record, dur)
+        if verdict.new_best:
+            self.best[k] = [p[i].clone() for p in self._state()]
+        if verdict.stop is not None:
+            t.stop_training, t.stop_reason = True, verdict.stop
+        self.lr_host[k] = t.book.lr()  # the schedule's step
         if self.printer is not None:
             self.printer(f"[model {k}] " + format_record(record))
         if t.stop_training:
-            t.converged = t.stop_reason not in ("interrupted", "diverged")
-        return t.stop_training or t._epochs_run >= t.config.max_epochs
+            t.converged = ended_converged(t.stop_reason)
+        return t.done
 
     def begin(self) -> None:
         """Stack the runs; then call :meth:`run_epoch` until :attr:`done`, and
@@ -527,9 +502,10 @@ class StackedTrainer:
     def interrupt(self) -> None:
         """End training as a Ctrl-C does: keep each model's last completed epoch."""
         for i, k in enumerate(self.active):
+            latest = self.guard.latest(i)
             with torch.no_grad():
-                for p, g in zip(self._state(), self.last_good):
-                    p[i].copy_(g[i])
+                for p, name in zip(self._state(), self.names + self.bnames):
+                    p[i].copy_(latest[name])
             t = self.trainers[k]
             t.stop_training, t.stop_reason = True, "interrupted"
 
@@ -586,9 +562,4 @@ class StackedTrainer:
                 self._drop(keep)
             else:
                 self.active = []
-        self.prev_good, self.last_good = self.last_good, self.prev_good
-        with torch.no_grad():
-            for g, p in zip(self.last_good, self._state()):
-                g.copy_(p)
-        for k in self.active:
-            self.n_good[k] += 1
+        self.guard.commit(self._named_state())
