@@ -9,7 +9,7 @@ outputs is concatenated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,10 +17,7 @@ import torch
 from torch import nn
 
 from sknn.training.data import StreamData, TensorData, cast_checked
-from sknn.training.sources import SourceWrapper
-
-#: The batch sources (the rest are validated host inputs, converted chunk by chunk).
-SOURCES = (TensorData, StreamData, SourceWrapper)
+from sknn.training.sources import Batch, Capabilities, SourceWrapper, batch_bounds
 
 #: Rows per inference chunk.
 CHUNK_SIZE = 4096
@@ -74,16 +71,69 @@ def to_device_chunk(
     return cast_checked(t, dtype).to(device)
 
 
-def _chunks(data, device, dtype, chunk_size):
-    if isinstance(data, SOURCES):
-        for batch in data.batches(chunk_size):
-            yield batch.inputs
-        return
-    inputs = [x.tocsr() if sp.issparse(x) else x for x in as_inputs(data)]
-    n = inputs[0].shape[0]
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        yield tuple(to_device_chunk(x, start, stop, device, dtype) for x in inputs)
+class HostInputs:
+    """Validated host inputs read in order, one chunk at a time: the batch source of
+    predictions on arrays.
+
+    Each chunk of each input is converted on its own (:func:`to_device_chunk`), so a
+    prediction never copies its whole input (to the device or to the network's
+    dtype). Its capabilities say it keeps its rows on the host and has no rows by
+    index (nothing but predictions reads it).
+
+    Parameters
+    ----------
+    inputs : array-like, sparse matrix or tensor, or a tuple of them
+        Validated inputs (samples first).
+    device : torch.device
+        Where chunks go.
+    dtype : torch.dtype
+        Floating dtype of the chunks (tensors that are not floating keep theirs).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sknn.training.inference import HostInputs
+    >>> source = HostInputs(np.ones((5, 2)), torch.device("cpu"), torch.float32)
+    >>> [b.inputs[0].shape[0] for b in source.batches(2)]
+    [2, 2, 1]
+    """
+
+    capabilities = Capabilities(rows=False, streamed=True)
+    #: Predictions read no targets or weights.
+    y = w = None
+
+    def __init__(self, inputs, device: torch.device, dtype: torch.dtype) -> None:
+        self.inputs = [x.tocsr() if sp.issparse(x) else x for x in as_inputs(inputs)]
+        self.sparse = [sp.issparse(x) for x in self.inputs]
+        self.device, self.x_dtype = device, dtype
+        self.n_samples = self.inputs[0].shape[0]
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def batches(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        *,
+        merge_last: bool = False,
+    ) -> Iterator[Batch]:
+        """The rows in order, ``batch_size`` at a time, on the device (``generator``
+        and ``merge_last`` do not apply: predictions read every row once)."""
+        for start, stop in batch_bounds(self.n_samples, batch_size):
+            yield Batch(
+                tuple(
+                    to_device_chunk(x, start, stop, self.device, self.x_dtype)
+                    for x in self.inputs
+                ),
+                None,
+                None,
+            )
+
+
+#: The batch sources; other ``data`` given to :func:`predict_batched` are validated
+#: host inputs, read through a :class:`HostInputs`.
+SOURCES = (TensorData, StreamData, SourceWrapper, HostInputs)
 
 
 def _pad(xb: Sequence[torch.Tensor]) -> tuple:
@@ -109,15 +159,16 @@ def predict_batched(
     ----------
     module : torch.nn.Module
         The network.
-    data : TensorData, array-like, sparse matrix or tuple of them
-        Validated inputs (samples first); host arrays are converted to ``dtype`` on
-        ``device`` one chunk at a time.
+    data : BatchSource, or array-like, sparse matrix or tuple of them
+        A batch source (:mod:`sknn.training.sources`), read in order; or validated
+        host inputs (samples first), read through a :class:`HostInputs` that
+        converts them to ``dtype`` on ``device`` one chunk at a time.
     chunk_size : int, default=4096
         Rows per forward pass.
     device : torch.device, optional
-        Where host arrays go (the module's device); ignored for ``TensorData``.
+        Where host inputs go (the module's device); a source has its own.
     dtype : torch.dtype, default=torch.float32
-        Floating dtype the network computes in; ignored for ``TensorData``.
+        Floating dtype the network computes in, for host inputs.
 
     Returns
     -------
@@ -136,7 +187,8 @@ def predict_batched(
     """
     if device is None:
         device = torch.device("cpu")
-    n = len(data) if isinstance(data, SOURCES) else n_rows(data)
+    source = data if isinstance(data, SOURCES) else HostInputs(data, device, dtype)
+    n = source.n_samples
     # A fitted network is in eval mode already; switching (every submodule) only when
     # it is not keeps the cost of a one-row prediction down.
     was_training = module.training
@@ -145,7 +197,8 @@ def predict_batched(
     out = None
     try:
         start = 0
-        for xb in _chunks(data, device, dtype, chunk_size):
+        for batch in source.batches(chunk_size):
+            xb = batch.inputs
             rows = xb[0].shape[0]
             res = module(*_pad(xb))[:rows]
             if rows == n:  # one chunk: no copy
