@@ -32,9 +32,20 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import sknn  # noqa: E402
-from sknn import MLPClassifier, MLPRegressor  # noqa: E402
+from sknn import (  # noqa: E402
+    MLPClassifier,
+    MLPRegressor,
+    TabularClassifier,
+    TabularRegressor,
+)
 
 TINY = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0, device="cpu")
+#: The tabular estimators' own settings for a tiny fit (their recipe reads every
+#: column kind itself: one-hot or embedded categories, indicators, embeddings).
+TINY_PARAMS = {
+    TabularClassifier: dict(TINY, ensemble_size=2, n_bins=4),
+    TabularRegressor: dict(TINY, ensemble_size=2, n_bins=4),
+}
 
 NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=64),
@@ -87,7 +98,9 @@ def frames(draw, n_min: int = 0):
     return pd.DataFrame(cols), kinds
 
 
-@pytest.mark.parametrize("est_cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize(
+    "est_cls", [MLPClassifier, MLPRegressor, TabularClassifier, TabularRegressor]
+)
 def test_generated_tables_fit_and_predict_or_raise_clearly(est_cls):
     @FUZZ
     @given(train=frames(), test=frames(), y_kind=st.sampled_from(["ok", "short"]))
@@ -95,7 +108,7 @@ def test_generated_tables_fit_and_predict_or_raise_clearly(est_cls):
         X, _ = train
         n = len(X) if y_kind == "ok" else max(len(X) - 1, 0)
         y = np.arange(n) % 2
-        est = est_cls(**TINY)
+        est = est_cls(**TINY_PARAMS.get(est_cls, TINY))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

@@ -154,6 +154,61 @@ def test_missing_indicators_can_be_switched_off():
     assert np.isfinite(off.predict_proba(X)).all()
 
 
+def _every_dtype_frame(n, seed):
+    """Every column kind a user's frame holds, each with its own missing pattern;
+    the label depends on the nullable integer and the string column."""
+    rng = np.random.RandomState(seed)
+    ints = rng.randint(0, 10, n)
+    words = rng.choice(["red", "green", "blue"], n)
+    X = pd.DataFrame(
+        {
+            "float": rng.randn(n),
+            "Int64": pd.array(
+                [None if i % 7 == 0 else v for i, v in enumerate(ints)], dtype="Int64"
+            ),
+            "boolean": pd.array(
+                [None if i % 5 == 0 else v for i, v in enumerate(rng.rand(n) > 0.5)],
+                dtype="boolean",
+            ),
+            "bool": rng.rand(n) > 0.3,
+            "string": pd.array(
+                [None if i % 11 == 0 else w for i, w in enumerate(words)],
+                dtype="string",
+            ),
+            "object": pd.Series(rng.choice(["a", 1, None], n), dtype=object),
+            "ordered": pd.Categorical(
+                rng.choice(["lo", "mid", "hi"], n), ["lo", "mid", "hi"], ordered=True
+            ),
+            "category": pd.Categorical(rng.choice([f"k{i}" for i in range(20)], n)),
+            "constant": np.ones(n),
+            "all_missing": np.full(n, np.nan),
+        }
+    )
+    y = np.where((ints > 4) ^ (words == "red"), "yes", "no")
+    return X, y
+
+
+def test_frames_with_every_dtype_and_missing_pattern():
+    X, y = _every_dtype_frame(300, 0)
+    clf = TabularClassifier(**dict(TINY, max_iter=30, hidden_layer_sizes=(32,)))
+    clf.fit(X, y)
+    # At predict: missing values where fit had none, categories never seen.
+    X_new, y_new = _every_dtype_frame(200, 1)
+    X_new.loc[::3, "float"] = np.nan
+    X_new["bool"] = X_new["bool"].astype(object)
+    X_new.loc[::4, "bool"] = None
+    X_new["string"] = X_new["string"].astype(object)
+    X_new.loc[::6, "string"] = "purple"
+    X_new["category"] = X_new["category"].cat.add_categories(["new"])
+    X_new.loc[::5, "category"] = "new"
+    proba = clf.predict_proba(X_new)
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(1), 1, atol=1e-5)
+    # It learnt the rule from the nullable integer and the string column.
+    assert clf.score(X_new, y_new) > 0.75
+    reg = TabularRegressor(**TINY).fit(X, (y == "yes").astype(float))
+    assert np.isfinite(reg.predict(X_new)).all()
+
+
 # ---------------------------------------------------------------- the ensemble
 def _trained_net(k=4, steps=20, **kwargs):
     torch.manual_seed(0)
@@ -382,6 +437,25 @@ def test_optuna_search_with_the_default_space():
             TabularClassifier(**TINY), n_trials=2, cv=2, random_state=0
         ).fit(X, y)
     assert "numeric_embedding" in search.best_params_
+
+
+class _Threads(Callback):
+    def on_epoch_end(self, trainer, record):
+        self.__dict__.setdefault("seen", []).append(torch.get_num_threads())
+
+
+def test_n_threads_holds_during_fit_and_is_restored():
+    X, y = _frame()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        clf = TabularClassifier(**TINY, n_threads=1, callbacks=[_Threads()]).fit(X, y)
+        assert clf.callbacks_[0].seen == [1, 1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="n_threads"):
+        TabularClassifier(**TINY, n_threads=0).fit(X, y)
 
 
 def test_clear_errors():
