@@ -295,6 +295,11 @@ def test_budget_scales_with_rows():
         [auto_epochs(n) for n in (100, 1_000, 10_000, 1_000_000)], reverse=True
     )
     assert auto_batch_size(1_000) < auto_batch_size(1_000_000)
+    # 24 epochs at 2,000 rows; the rows read grow as sqrt(n), not as n.
+    assert auto_epochs(2_000) == 24
+    rows_read = {n: n * auto_epochs(n) for n in (2_000, 20_000, 200_000)}
+    assert 3 < rows_read[20_000] / rows_read[2_000] < 3.7  # sqrt(10) = 3.16
+    assert 9 < rows_read[200_000] / rows_read[2_000] < 13  # sqrt(100) = 10
     X, y = _frame(n=150)
     clf = TabularClassifier(**{**TINY, "max_iter": "auto"}).fit(X, y)
     n_train = 150 - math.ceil(0.2 * 150)
