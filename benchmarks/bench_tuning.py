@@ -9,6 +9,15 @@ best model, and the epochs trained during the search (Optuna runs only; the grid
 trains every fit to ``max_iter`` or convergence).
 
     python benchmarks/bench_tuning.py --repeats 3 --out bench_tuning.json
+
+The folds of an Optuna trial train together in one stacked pass; the methods
+``optuna/unstacked`` and ``optuna+pruning/unstacked`` fit them fold by fold instead
+(every stacked pass refused, as for an optimiser the stacked engine does not
+reproduce), and ``--folds`` sets the number of folds. ``--methods`` picks the methods;
+each row's ratio is to the first::
+
+    python benchmarks/bench_tuning.py --folds 5 --trials 6 --repeats 3 \
+        --methods optuna,optuna/unstacked
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import json
 import platform
 import time
 import warnings
+from contextlib import contextmanager, nullcontext
 from statistics import median
 
 import numpy as np
@@ -30,6 +40,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 
 from sknn import MLPClassifier
 from sknn.model_selection import OptunaSearchCV
+from sknn.training import stack_plan
 
 GRID = {
     "hidden_layer_sizes": [(64,), (128,)],
@@ -41,25 +52,44 @@ SPACE = {
     "learning_rate_init": FloatDistribution(1e-4, 1e-2, log=True),
     "alpha": FloatDistribution(1e-4, 1e-1, log=True),
 }
-N_CANDIDATES = 12
+METHODS = (
+    "grid",
+    "optuna",
+    "optuna+pruning",
+    "optuna/unstacked",
+    "optuna+pruning/unstacked",
+)
 
 
-def run_once(method: str, seed: int, X, y, X_test, y_test, max_iter: int) -> dict:
-    est = MLPClassifier(max_iter=max_iter, random_state=seed, device="cpu")
-    cv = StratifiedKFold(3, shuffle=True, random_state=seed)
+@contextmanager
+def fold_by_fold():
+    """Refuse every stacked pass: each fold then trains on its own."""
+    saved = stack_plan.STACKABLE_OPTIMIZERS
+    stack_plan.STACKABLE_OPTIMIZERS = ()
+    try:
+        yield
+    finally:
+        stack_plan.STACKABLE_OPTIMIZERS = saved
+
+
+def run_once(method: str, seed: int, X, y, X_test, y_test, args) -> dict:
+    est = MLPClassifier(max_iter=args.max_iter, random_state=seed, device="cpu")
+    cv = StratifiedKFold(args.folds, shuffle=True, random_state=seed)
     if method == "grid":
         search = GridSearchCV(est, GRID, cv=cv)
     else:
         pruner = (
             optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=5)
-            if method == "optuna+pruning"
+            if method.startswith("optuna+pruning")
             else optuna.pruners.NopPruner()
         )
         search = OptunaSearchCV(
-            est, SPACE, n_trials=N_CANDIDATES, cv=cv, pruner=pruner, random_state=seed
+            est, SPACE, n_trials=args.trials, cv=cv, pruner=pruner, random_state=seed
         )
+    unstacked = method.endswith("/unstacked")
     tic = time.perf_counter()
-    search.fit(X, y)
+    with fold_by_fold() if unstacked else nullcontext():
+        search.fit(X, y)
     wall = time.perf_counter() - tic
     return {
         "time_s": wall,
@@ -76,6 +106,15 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--max-iter", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument(
+        "--trials", type=int, default=12, help="Optuna trials (the grid has 12)"
+    )
+    parser.add_argument(
+        "--methods",
+        default="grid,optuna,optuna+pruning",
+        help=f"comma-separated, from {','.join(METHODS)}",
+    )
     parser.add_argument("--out", default="bench_tuning.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -88,20 +127,21 @@ def main() -> None:
         X, y, test_size=0.25, random_state=0, stratify=y
     )
 
-    methods = ["grid", "optuna", "optuna+pruning"]
+    methods = args.methods.split(",")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown --methods {sorted(unknown)}; choose from {METHODS}")
     runs = {m: [] for m in methods}
     for seed in range(args.first_seed, args.first_seed + args.repeats):
         for method in methods:
-            runs[method].append(
-                run_once(method, seed, X, y, X_test, y_test, args.max_iter)
-            )
+            runs[method].append(run_once(method, seed, X, y, X_test, y_test, args))
             print(f"seed {seed} {method:15s} {runs[method][-1]}", flush=True)
 
     def med(method, key):
         values = [r[key] for r in runs[method] if r[key] is not None]
         return median(values) if values else None
 
-    grid_time = med("grid", "time_s")
+    base_time = med(methods[0], "time_s")
     summary = {
         m: {
             key: med(m, key)
@@ -113,16 +153,17 @@ def main() -> None:
                 "pruned_trials",
             )
         }
-        | {"time_vs_grid": med(m, "time_s") / grid_time}
+        | {f"time_vs_{methods[0]}": med(m, "time_s") / base_time}
         for m in methods
     }
     print(
         f"\nMLPClassifier on digits ({len(y)} train / {len(y_test)} test rows), "
-        f"{N_CANDIDATES} candidates x 3 folds, max_iter={args.max_iter}, "
+        f"{args.trials} Optuna trials (grid: 12) x {args.folds} folds, "
+        f"max_iter={args.max_iter}, "
         f"medians of {args.repeats} runs, {args.threads} torch threads\n"
     )
     header = (
-        f"{'method':16s} {'time (s)':>9s} {'vs grid':>8s} {'best CV acc':>12s} "
+        f"{'method':25s} {'time (s)':>9s} {'vs first':>9s} {'best CV acc':>12s} "
         f"{'test acc':>9s} {'epochs':>8s} {'pruned':>7s}"
     )
     print(header)
@@ -131,7 +172,7 @@ def main() -> None:
         epochs = "-" if s["epochs"] is None else f"{s['epochs']:.0f}"
         pruned = "-" if s["pruned_trials"] is None else f"{s['pruned_trials']:.0f}"
         print(
-            f"{m:16s} {s['time_s']:9.1f} {s['time_vs_grid']:8.2f} "
+            f"{m:25s} {s['time_s']:9.1f} {s[f'time_vs_{methods[0]}']:9.2f} "
             f"{s['best_cv_accuracy']:12.4f} {s['test_accuracy']:9.4f} "
             f"{epochs:>8s} {pruned:>7s}"
         )
@@ -139,8 +180,9 @@ def main() -> None:
         json.dump(
             {
                 "benchmark": "tuning MLPClassifier on digits",
-                "n_candidates": N_CANDIDATES,
-                "cv_folds": 3,
+                "n_trials": args.trials,
+                "grid_candidates": 12,
+                "cv_folds": args.folds,
                 "max_iter": args.max_iter,
                 "repeats": args.repeats,
                 "torch_threads": args.threads,
