@@ -50,6 +50,7 @@ Usage::
     python benchmarks/bench_tables.py --ablation --splits 3
     python benchmarks/bench_tables.py --quick --tables Wage --splits 1  # smoke test
     python benchmarks/bench_tables.py --from-json a.json b.json --json all.json
+    python benchmarks/bench_tables.py --from-json a.json b.json --models tabular hgb
     python benchmarks/plot_tables.py all.json docs/_static/tables.png  # the plot
 """
 
@@ -593,7 +594,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=RESULTS / "tables.json")
     p.add_argument(
         "--from-json", type=Path, nargs="+",
-        help="fit nothing: summarise the runs of these files (later ones win)",
+        help="fit nothing: summarise the runs of these files (later ones win; "
+        "--models: only these models' runs)",
     )  # fmt: skip
     return p
 
@@ -675,7 +677,9 @@ def main(argv: list[str] | None = None) -> dict:
         args.json.write_text(json.dumps(out, indent=1, default=float))
 
     if args.from_json:
-        save(_merged(args.from_json))
+        runs = _merged(args.from_json)
+        keep = set(args.models or MODELS) | {BASELINE}  # the baseline times them
+        save([r for r in runs if r["model"] in keep])
     else:
         models, out["skipped"] = _models(args)
         out["models"] = {m.key: m.label for m in models}

@@ -149,6 +149,11 @@ def test_from_json_merge_times_each_run_against_its_own_baseline(bench, tmp_path
     # Merging the merged file again changes nothing.
     again = bench.main(["--from-json", str(merged), "--json", str(tmp_path / "n")])
     assert again["summary"] == out["summary"]
+    # --models keeps those models' runs (and the baseline's, which times them).
+    two = bench.main([*("--from-json", str(merged), "--json", str(tmp_path / "o")),
+                      *("--models", "tabular")])  # fmt: skip
+    assert set(two["summary"]["models"]) == {"hgb", "tabular"}
+    assert two["summary"]["tables"]["Wage"]["models"]["tabular"] == models["tabular"]
 
 
 def test_rst_table_in_the_order_asked(quick):
