@@ -2,8 +2,9 @@
 
 Fits the same MLP classifier on Fashion-MNIST (a ``--n-train`` subset of the official
 training set, scored on the official test set; digits when the files are absent) in
-full float32, under bfloat16 autocast, ``torch.compile``-d, and both, next to
-scikit-learn's MLP and skorch on the same network for reference, for two shapes: the
+full float32, under bfloat16 autocast, ``torch.compile``-d, and both (and, with
+``--variants``, in float64: ``dtype="float64"``), next to scikit-learn's MLP and skorch
+on the same network for reference, for two shapes: the
 small network of ``bench_mlp.py`` (2 x 128 units, batch 64) and a wide one (2 x 1024
 units, batch 512) where matrix products dominate. Convergence checks are off so every
 fit runs all its epochs; fit times include compilation (``compile``'s first steps).
@@ -14,6 +15,8 @@ to sknn's float32 fit and to scikit-learn, and test accuracy; writes the same as
 Run::
 
     python benchmarks/bench_precision.py --repeats 3
+    python benchmarks/bench_precision.py --repeats 5 --networks small \
+        --variants float32,float64 --peers sklearn
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ VARIANTS = {
     "bfloat16": {"autocast": "bfloat16"},
     "compile": {"compile": True},
     "compile+bf16": {"compile": True, "autocast": "bfloat16"},
+    "float64": {"dtype": "float64"},
 }
+DEFAULT_VARIANTS = "float32,bfloat16,compile,compile+bf16"
 LR = 1e-3
 
 
@@ -50,7 +55,7 @@ def fit_sknn(X, y, seed, net, device, **extra):
     return MLPClassifier(
         net["hidden"], batch_size=net["batch_size"], learning_rate_init=LR,
         max_iter=net["epochs"], n_iter_no_change=net["epochs"] + 1, tol=0.0,
-        random_state=seed, device=device, dtype="float32", **extra,
+        random_state=seed, device=device, **{"dtype": "float32", **extra},
     ).fit(X, y)  # fmt: skip
 
 
@@ -110,6 +115,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--n-train", type=int, default=10000)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--networks", default="small,wide")
+    parser.add_argument(
+        "--variants",
+        default=DEFAULT_VARIANTS,
+        help=f"sknn variants, from {','.join(VARIANTS)} (float32 always runs)",
+    )
+    parser.add_argument(
+        "--peers", default="sklearn,skorch", help="sklearn always runs; skorch if set"
+    )
     parser.add_argument("--out", default="benchmarks/results/bench_precision.json")
     args = parser.parse_args(argv)
     name, X, y, X_te, y_te = load_data(args.n_train)
@@ -121,6 +134,16 @@ def main(argv=None) -> dict:
     except ImportError:
         print("skorch is not installed: skipping it (pip install skorch)")
         peers = {"sklearn": fit_sklearn}
+    if "skorch" not in args.peers.split(","):
+        peers.pop("skorch", None)
+    variants = ["float32"] + [
+        v for v in args.variants.split(",") if v and v != "float32"
+    ]
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(
+            f"unknown --variants {sorted(unknown)}; choose from {list(VARIANTS)}"
+        )
 
     report = {
         "data": name,
@@ -136,7 +159,8 @@ def main(argv=None) -> dict:
         for net_name in args.networks.split(","):
             net = NETWORKS[net_name]
             results = {}
-            for label, extra in VARIANTS.items():
+            for label in variants:
+                extra = VARIANTS[label]
                 fit = partial(fit_sknn, net=net, device=args.device, **extra)
                 results[f"sknn {label}"] = _time(fit, data, args.repeats, args.device)
             for label, peer in peers.items():
