@@ -15,6 +15,14 @@ Prints a table of median wall times and ratios, and writes them as JSON::
 
     python benchmarks/bench_vectorized_cv.py --repeats 3 --out bench_vectorized_cv.json
 
+``--model cnn`` times a 4-candidate grid (``alpha``) x 5 folds of
+:class:`sknn.CNNClassifier` (its defaults otherwise) on the digits as 8 x 8 images,
+stacked (with ``sknn.training.stack_plan.CONV_ON_CPU = True`` on a CPU, where
+convolutional networks are otherwise fitted one by one) against one by one; there is
+no scikit-learn CNN to compare with::
+
+    python benchmarks/bench_vectorized_cv.py --model cnn --threads 2 --repeats 3
+
 Data: scikit-learn's digits (default), or a Fashion-MNIST subset read from the Debian
 package ``dataset-fashion-mnist`` (``--dataset fashion``).
 """
@@ -38,11 +46,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLP
 from threadpoolctl import threadpool_limits
 
-from sknn import MLPClassifier
+from sknn import CNNClassifier, MLPClassifier
 from sknn.model_selection import GridSearchCV
+from sknn.training import stack_plan
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 GRID = {"alpha": [1e-4, 1e-3, 1e-2, 1e-1], "learning_rate_init": [1e-3, 3e-3]}
+GRID_CNN = {"alpha": [1e-4, 1e-3, 1e-2, 1e-1]}
 
 
 def load(name: str, n_rows: int):
@@ -57,20 +67,32 @@ def load(name: str, n_rows: int):
 
 
 def run(kind: str, X, y, args) -> tuple[float, dict]:
-    common = dict(
-        hidden_layer_sizes=(args.hidden, args.hidden), max_iter=args.max_iter,
-        random_state=0, batch_size=args.batch_size,
-    )  # fmt: skip
-    if kind == "sklearn":
-        search = skms.GridSearchCV(SkMLP(**common), GRID, cv=5, refit=False)
-    elif kind == "sknn one-by-one":
-        net = MLPClassifier(**common, device=args.device)
-        search = skms.GridSearchCV(net, GRID, cv=5, refit=False)
+    if args.model == "cnn":
+        grid = GRID_CNN
+        common = dict(max_iter=args.max_iter, random_state=0)
+        if args.batch_size is not None:
+            common["batch_size"] = args.batch_size
+        net = CNNClassifier(**common, device=args.device)
     else:
+        grid = GRID
+        common = dict(
+            hidden_layer_sizes=(args.hidden, args.hidden), max_iter=args.max_iter,
+            random_state=0, batch_size=args.batch_size or 200,
+        )  # fmt: skip
         net = MLPClassifier(**common, device=args.device)
-        search = GridSearchCV(net, GRID, cv=5, refit=False)
+    if kind == "sklearn":
+        search = skms.GridSearchCV(SkMLP(**common), grid, cv=5, refit=False)
+    elif kind == "sknn one-by-one":
+        search = skms.GridSearchCV(net, grid, cv=5, refit=False)
+    else:
+        search = GridSearchCV(net, grid, cv=5, refit=False)
+    conv_on_cpu = stack_plan.CONV_ON_CPU
+    stack_plan.CONV_ON_CPU = args.model == "cnn" or conv_on_cpu
     tic = time.perf_counter()
-    search.fit(X, y)
+    try:
+        search.fit(X, y)
+    finally:
+        stack_plan.CONV_ON_CPU = conv_on_cpu
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter() - tic, search.cv_results_
@@ -78,11 +100,14 @@ def run(kind: str, X, y, args) -> tuple[float, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--dataset", choices=["digits", "fashion"], default="digits")
     parser.add_argument("--rows", type=int, default=6000, help="Fashion-MNIST rows")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--max-iter", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="default: 200 (mlp), auto (cnn)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
@@ -92,8 +117,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y = load(args.dataset, args.rows)
+    if args.model == "cnn":
+        side = round(X.shape[1] ** 0.5)
+        X = X.reshape(-1, side, side)
     kinds = ["sknn vectorised", "sknn one-by-one"] + (
-        [] if args.skip_sklearn else ["sklearn"]
+        [] if args.skip_sklearn or args.model == "cnn" else ["sklearn"]
     )
     times: dict = {k: [] for k in kinds}
     scores: dict = {}
@@ -105,7 +133,10 @@ def main() -> None:
                 scores[kind] = res["mean_test_score"].tolist()
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["sknn vectorised"]
-    print(f"{args.dataset} {X.shape}, 8 candidates x 5 folds, 2 x {args.hidden} MLP, "
+    grid = GRID_CNN if args.model == "cnn" else GRID
+    n_candidates = len(skms.ParameterGrid(grid))
+    model = "CNN" if args.model == "cnn" else f"2 x {args.hidden} MLP"
+    print(f"{args.dataset} {X.shape}, {n_candidates} candidates x 5 folds, {model}, "
           f"{args.max_iter} epochs, {args.threads} thread(s), device {args.device}")  # fmt: skip
     print(f"{'method':<18}{'median s':>10}{'vs vectorised':>15}{'best mean score':>17}")
     for kind in kinds:
@@ -118,8 +149,10 @@ def main() -> None:
     )
     print(f"largest |mean_test_score| gap, vectorised vs one-by-one: {gap:.2e}")
     result = {
-        "dataset": args.dataset, "shape": list(X.shape), "grid": GRID, "folds": 5,
-        "hidden": [args.hidden, args.hidden], "max_iter": args.max_iter,
+        "model": args.model, "dataset": args.dataset, "shape": list(X.shape),
+        "grid": grid, "folds": 5,
+        "hidden": [args.hidden, args.hidden] if args.model == "mlp" else None,
+        "max_iter": args.max_iter,
         "batch_size": args.batch_size, "threads": args.threads, "device": args.device,
         "repeats": args.repeats, "times_s": times, "median_s": med,
         "ratio_vs_vectorised": {k: med[k] / base for k in kinds},
