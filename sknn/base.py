@@ -38,6 +38,7 @@ from sknn.scoring import (
     ValidationPredictions,
     check_scoring,
     validation_metrics,
+    wants_rows,
 )
 from sknn.targets import TargetHandler
 from sknn.training import (
@@ -75,6 +76,7 @@ from sknn.utils._compat import (
     StrOptions,
     _check_sample_weight,
     _fit_context,
+    _safe_indexing,
 )
 from sknn.utils.device import resolve_device
 from sknn.utils.random import RNGScope, draw_seed, torch_seed
@@ -322,6 +324,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         self._check_params_extra()
         check_custom_params(self)
         X, y = adapt_fit_input(X, y, **self._adapter_options())
+        X_given = X  # what a callable scorer's validation rows are taken from
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -411,7 +414,10 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         ydtype = targets.dtype or fdtype
         data = self._training_source(X, y_enc, sample_weight, device, ydtype, fdtype)
         valid = y_true = w_val = None  # the held-out rows, their targets and weights
+        x_val = None  # the rows a callable scorer gets
         if eval_set is not None:
+            if wants_rows(getattr(self, "scoring", None)):
+                x_val = eval_set[0]
             X_val, y_val = self._validate_inputs(
                 eval_set[0], y=eval_set[1], reset=False
             )
@@ -441,6 +447,9 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
                 ),
             )
             require_rows(data, _NO_ROWS)
+            held = not isinstance(X_given, StreamInput)
+            if wants_rows(getattr(self, "scoring", None), held=held):
+                x_val = _safe_indexing(X_given, va_idx)
             data, valid = data.subset(tr_idx), data.subset(va_idx)
             y_true = y[va_idx]
             w_val = None if sample_weight is None else sample_weight[va_idx]
@@ -503,7 +512,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         if getattr(self, "criterion", None) is not None:
             loss_fn = self._user_loss(targets, device, sample_weight is not None)
         score_fn, view, metrics = self._validation_scoring(
-            loss_fn, score_fn, y_true, w_val
+            loss_fn, score_fn, y_true, w_val, x_val
         )
         generator = torch.Generator().manual_seed(seed + 1)
         rng = RNGScope(seed + 2)  # dropout and any other draw of the forward pass
@@ -572,7 +581,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             generator=generator,
         )
 
-    def _validation_scoring(self, loss_fn, score_fn, y_true, w_val):
+    def _validation_scoring(self, loss_fn, score_fn, y_true, w_val, x_val=None):
         """What ``scoring`` makes of the validation rows: ``(score_fn, view,
         metrics)``: the device score (``None`` where a scikit-learn scorer replaces
         it; the negated loss for ``"loss"``), the callbacks' view of each epoch's
@@ -586,7 +595,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
             score_fn = None
 
         def view(out):
-            return ValidationPredictions(self, out, y_true, w_val)
+            return ValidationPredictions(self, out, y_true, w_val, x_val)
 
         return score_fn, view, validation_metrics(scorers) if scorers else None
 

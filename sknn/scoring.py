@@ -17,7 +17,12 @@ import torch
 from sklearn.metrics import get_scorer
 from sklearn.utils.metaestimators import available_if
 
-__all__ = ["ValidationPredictions", "check_scoring", "validation_metrics"]
+__all__ = [
+    "ValidationPredictions",
+    "check_scoring",
+    "validation_metrics",
+    "wants_rows",
+]
 
 
 class ValidationPredictions:
@@ -26,8 +31,11 @@ class ValidationPredictions:
     Nothing is copied to the host until it is asked for: :meth:`predict` and
     :meth:`predict_proba` decode the network's output as the estimator's own methods
     do (once per epoch, then cached), so a callback that reads nothing costs nothing.
-    The object also stands in for the fitted estimator in scikit-learn scorers, whose
-    ``X`` argument it ignores: ``get_scorer("f1")(view, None, view.y_true)``.
+    The object also stands in for the fitted estimator in scikit-learn scorers:
+    ``view.score(scorer)`` calls ``scorer(view, X, y_true)`` with the validation rows
+    ``X`` (as they were given to ``fit``, when the estimator holds them), and
+    ``predict`` / ``predict_proba`` of those rows (or of ``None``) are the cached
+    predictions, while any other rows are computed by the estimator.
 
     Parameters
     ----------
@@ -40,6 +48,9 @@ class ValidationPredictions:
         The validation rows' targets, as they were given to ``fit``.
     sample_weight : ndarray or None
         Their weights (``sample_weight`` times ``class_weight``), if any.
+    X : array-like, DataFrame, MultiInput or None, default=None
+        The validation rows as they were given to ``fit`` (``None`` where they were
+        not kept: only callable scorers receive them).
 
     Attributes
     ----------
@@ -49,6 +60,8 @@ class ValidationPredictions:
         The targets.
     sample_weight : ndarray or None
         The weights.
+    X : array-like, DataFrame, MultiInput or None
+        The validation rows (or ``None``).
 
     Examples
     --------
@@ -73,11 +86,13 @@ class ValidationPredictions:
         output: torch.Tensor,
         y_true: np.ndarray,
         sample_weight: np.ndarray | None = None,
+        X: Any = None,
     ) -> None:
         self._estimator = estimator
         self.output = output
         self.y_true = y_true
         self.sample_weight = sample_weight
+        self.X = X
         self._cache: dict[str, np.ndarray] = {}
 
     @property
@@ -85,13 +100,26 @@ class ValidationPredictions:
         """The estimator's classes (classifiers only)."""
         return self._estimator.classes_
 
+    def _own_rows(self, X: Any) -> bool:
+        """Whether ``X`` names the validation rows (``None`` or the very object)."""
+        return X is None or X is self.X
+
     def predict(self, X: Any = None) -> np.ndarray:
-        """The estimator's predictions for the validation rows (``X`` is ignored).
+        """The estimator's predictions for the validation rows, or for ``X``.
+
+        Parameters
+        ----------
+        X : array-like or None, default=None
+            ``None`` or the validation rows (:attr:`X`): the epoch's cached
+            predictions; any other rows: the estimator's ``predict(X)`` with the
+            current weights.
 
         Returns
         -------
-        ndarray of shape (n_valid,) or (n_valid, n_outputs)
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
+        if not self._own_rows(X):
+            return self._estimator.predict(X)
         if "predict" not in self._cache:
             est = self._estimator
             self._cache["predict"] = est._targets_.predict(
@@ -101,12 +129,20 @@ class ValidationPredictions:
 
     @available_if(lambda self: hasattr(self._estimator._targets_, "predict_proba"))
     def predict_proba(self, X: Any = None) -> np.ndarray:
-        """The class probabilities of the validation rows (``X`` is ignored).
+        """The class probabilities of the validation rows, or of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or None, default=None
+            ``None`` or the validation rows (:attr:`X`): the epoch's cached
+            probabilities; any other rows: the estimator's ``predict_proba(X)``.
 
         Returns
         -------
-        ndarray of shape (n_valid, n_classes)
+        ndarray of shape (n_samples, n_classes)
         """
+        if not self._own_rows(X):
+            return self._estimator.predict_proba(X)
         if "proba" not in self._cache:
             est = self._estimator
             self._cache["proba"] = est._targets_.predict_proba(
@@ -123,7 +159,7 @@ class ValidationPredictions:
         scoring : str or callable
             A scorer name (:func:`sklearn.metrics.get_scorer_names`) or a callable
             ``scorer(estimator, X, y)``; it receives this object as ``estimator``
-            and ``X=None``.
+            and the validation rows :attr:`X` (``None`` where they were not kept).
 
         Returns
         -------
@@ -134,7 +170,7 @@ class ValidationPredictions:
         kwargs = (
             {} if self.sample_weight is None else {"sample_weight": self.sample_weight}
         )
-        return float(scorer(self, None, self.y_true, **kwargs))
+        return float(scorer(self, self.X, self.y_true, **kwargs))
 
     def __sklearn_tags__(self):
         return self._estimator.__sklearn_tags__()
@@ -204,6 +240,49 @@ def check_scoring(scoring: Any) -> dict[str, Any]:
         "scoring must be None, 'loss', a scorer name, a callable, or a list, tuple "
         f"or dict of them; got {scoring!r}."
     )
+
+
+def wants_rows(scoring: Any, *, held: bool = True) -> bool:
+    """Whether ``scoring`` holds a callable, which receives the validation rows as
+    ``X``.
+
+    Scorer names read only the cached predictions, so the rows are kept only for
+    callables, which may compute anything from them.
+
+    Parameters
+    ----------
+    scoring : str, callable, list, tuple, dict or None
+        The estimator's ``scoring``.
+    held : bool, default=True
+        Whether the rows given to ``fit`` can be taken (``False`` for a Dataset
+        streamed batch by batch).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        When a callable asks for rows that ``fit`` does not hold.
+
+    Examples
+    --------
+    >>> from sknn.scoring import wants_rows
+    >>> wants_rows("accuracy"), wants_rows({"mine": lambda est, X, y: 0.0})
+    (False, True)
+    """
+    values = scoring.values() if isinstance(scoring, dict) else [scoring]
+    if not any(callable(v) for v in values):
+        return False
+    if not held:
+        raise ValueError(
+            "A callable in scoring receives the validation rows as X, and a Dataset "
+            "streamed batch by batch keeps no rows in memory. Use scorer names "
+            "(they read the validation predictions), pass the rows as arrays, or "
+            "set data_placement='device'."
+        )
+    return True
 
 
 def validation_metrics(

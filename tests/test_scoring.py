@@ -233,3 +233,41 @@ def test_default_epoch_reads_no_predictions(data, monkeypatch):
     assert not calls
     MLPClassifier(**FAST, early_stopping=True, scoring="f1").fit(X, y)
     assert len(calls) == 8  # once per epoch, when asked
+
+
+def test_a_callable_scorer_gets_the_validation_rows(data):
+    X, y = data
+    seen = []
+
+    def scorer(est, X_valid, y_valid):
+        # Other rows are predicted by the network, the validation rows are the
+        # epoch's predictions whatever object holds them.
+        seen.append((X_valid, est.predict(X[:10]), est.predict_proba(X[:7])))
+        return float(np.mean(est.predict(X_valid.copy()) == y_valid))
+
+    clf = MLPClassifier(**FAST, early_stopping=True, scoring=scorer).fit(X, y)
+    by_name = MLPClassifier(**FAST, early_stopping=True, scoring="accuracy").fit(X, y)
+    assert clf.validation_scores_ == by_name.validation_scores_
+    assert len(seen) == clf.n_iter_
+    for X_valid, ten, seven in seen:
+        np.testing.assert_array_equal(X_valid, X[_held_out(y)])
+        assert ten.shape == (10,) and set(ten) <= set(clf.classes_)
+        assert seven.shape == (7, 2)
+
+
+def test_a_callable_scorer_refuses_a_streamed_dataset(data):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import TensorDataset
+
+    X, y = data
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    clf = MLPClassifier(
+        **FAST,
+        early_stopping=True,
+        scoring=lambda est, X, y: 0.0,
+        data_placement="stream",
+    )
+    with pytest.raises(ValueError, match="keeps no rows in memory"):
+        clf.fit(ds)
+    # Scorer names need no rows: the same fit runs.
+    clf.set_params(scoring="accuracy").fit(ds)

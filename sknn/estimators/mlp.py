@@ -27,7 +27,10 @@ SCORING_DOC = """    scoring : str, callable, list, tuple, dict or None, default
         see :func:`sklearn.metrics.get_scorer_names`) or a callable
         ``scorer(estimator, X, y)``: ``valid_score`` is its value (also recorded as
         ``valid_<name>`` for a name), so ``early_stopping`` and
-        ``validation_scores_`` follow it. A list or tuple of names, or a dict of
+        ``validation_scores_`` follow it. A callable gets the validation rows as
+        ``X`` (as given to ``fit``; refused for a Dataset streamed batch by batch)
+        and, as ``estimator``, the epoch's predictions of those rows (other rows
+        are predicted with the current weights). A list or tuple of names, or a dict of
         names to scorers, records each as ``valid_<name>`` and keeps the default
         ``valid_score``. Scorers run on the host on the validation predictions
         (:class:`~sknn.callbacks.ValidationPredictions`, which callbacks
