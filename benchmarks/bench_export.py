@@ -18,7 +18,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -28,6 +27,7 @@ import warnings
 import numpy as np
 import onnx
 import torch
+from _report import write_report
 from sklearn.datasets import load_digits
 
 import sknn
@@ -101,11 +101,7 @@ def main(argv=None) -> dict:
         "repeats": args.repeats,
         "results": results,
     }
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"JSON written to {args.out}")
-    return report
+    return write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import time
 import warnings
@@ -31,6 +29,7 @@ from functools import partial
 
 import numpy as np
 import torch
+from _report import write_report
 from bench_mlp import load_data
 from sklearn.exceptions import ConvergenceWarning
 
@@ -187,11 +186,7 @@ def main(argv=None) -> dict:
                     f"{r['ratio_to_sknn_float32']:>12.2f}"
                     f"{r['ratio_to_sklearn']:>12.2f}{r['accuracy']:>10.3f}"
                 )
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"JSON written to {args.out}")
-    return report
+    return write_report(report, args.out)
 
 
 if __name__ == "__main__":

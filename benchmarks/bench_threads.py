@@ -24,13 +24,13 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 import warnings
 
 import torch
+from _report import write_report
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
@@ -131,11 +131,7 @@ def main(argv=None) -> dict:
             for name in variants
         },
     }
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"JSON written to {args.out}")
-    return report
+    return write_report(report, args.out)
 
 
 if __name__ == "__main__":
