@@ -349,6 +349,23 @@ _REQUIRED = {
 STATE_CLASSES = tuple(_SCHEMAS)
 
 
+def few(keys: Any, shown: int = 5) -> str:
+    """Name a few of ``keys`` (sorted, each cut to 40 characters) and count the rest,
+    so that a hostile file cannot make an error message as large as itself.
+
+    Examples
+    --------
+    >>> from sknn._codec import few
+    >>> few(["b", "a"])
+    "['a', 'b']"
+    >>> few(str(i) for i in range(100_000))
+    "['0', '1', '10', '100', '1000'] and 99,995 more"
+    """
+    names = sorted(str(k)[:40] for k in keys)
+    head = str(names[:shown])
+    return head if len(names) <= shown else f"{head} and {len(names) - shown:,} more"
+
+
 class Decoder:
     """Rebuild values from tagged JSON, refusing anything off the schemas.
 
@@ -400,7 +417,7 @@ class Decoder:
         tag = next(iter(value))
         handler = self._HANDLERS.get(tag)
         if handler is None:
-            raise ValueError(f"Unknown entry in a model file: keys {sorted(value)}.")
+            raise ValueError(f"Unknown entry in a model file: keys {few(value)}.")
         return handler(self, value, depth + 1)
 
     @staticmethod
@@ -547,14 +564,16 @@ class Decoder:
         unknown = set(params) - valid
         if unknown:
             raise ValueError(
-                f"Callback {cls.__name__} has no parameters {sorted(unknown)}."
+                f"Callback {cls.__name__} has no parameters {few(unknown)}."
             )
         return cls(**params)
 
     def _augment(self, value: dict, depth: int) -> Any:
         cls = self.transforms.get(value["__augment__"])
         if cls is None:
-            raise ValueError(f"Unknown sknn transform {value['__augment__']!r}.")
+            raise ValueError(
+                f"Unknown sknn transform {str(value['__augment__'])[:80]!r}."
+            )
         params = self(value.get("params"), depth)
         if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
             raise ValueError(
@@ -563,7 +582,7 @@ class Decoder:
         unknown = set(params) - set(cls().get_params(deep=False))
         if unknown:
             raise ValueError(
-                f"Transform {cls.__name__} has no parameters {sorted(unknown)}."
+                f"Transform {cls.__name__} has no parameters {few(unknown)}."
             )
         return cls(**params)
 
@@ -578,13 +597,18 @@ class Decoder:
         elif isinstance(spec, str):
             key = spec
         else:
-            raise ValueError(f"A class name in the model file is malformed: {spec!r}.")
+            raise ValueError(
+                f"A class name in the model file is malformed: {str(spec)[:80]!r}."
+            )
         if not self.allow_types:
-            raise ValueError(f"The file names the class {key!r} where none may appear.")
+            raise ValueError(
+                f"The file names the class {key[:200]!r} where none may appear."
+            )
         cls = self.types.get(key)
         if cls is None:
             raise ValueError(
-                f"The file names the class {key!r}, which is not on sknn's allow-list; "
+                f"The file names the class {key[:200]!r}, which is not on sknn's "
+                "allow-list; "
                 "if you trust it, pass it to sknn.load(path, classes=[...]). Model files "
                 "never import code."
             )
@@ -594,7 +618,9 @@ class Decoder:
         name = value["__object__"]
         cls = self.vocabulary.states.get(name) if name in _SCHEMAS else None
         if cls is None:
-            raise ValueError(f"Refusing to rebuild an object of class {name!r}.")
+            raise ValueError(
+                f"Refusing to rebuild an object of class {str(name)[:80]!r}."
+            )
         state = self(value.get("state"), depth)
         if not isinstance(state, dict):
             raise ValueError(f"The state of a {name} in the model file is malformed.")
@@ -608,7 +634,7 @@ class Decoder:
         if unknown or missing:
             raise ValueError(
                 f"The {name} in the model file has unexpected attributes "
-                f"{sorted(map(str, unknown))} or lacks {sorted(missing)}."
+                f"{few(unknown)} or lacks {sorted(missing)}."
             )
         for key, v in state.items():
             if not schema[key](v):
@@ -660,5 +686,6 @@ __all__ = [
     "caller_types",
     "declare",
     "declared",
+    "few",
     "type_key",
 ]

@@ -14,18 +14,26 @@ machine has, and the ones that would run something a file names are refused:
   settings) are refused.
 
 Each refusal is a ``ValueError`` naming the parameter; nothing is loaded.
+
+scikit-learn's constraints take a ``bool`` for an int (``isinstance(True, Integral)``);
+:func:`check_no_bool_numbers` refuses it wherever a parameter does not take booleans,
+at fit and at load.
 """
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
+
+from sknn.utils._compat import InvalidParameterError, Options, StrOptions
 from sknn.utils.threads import available_cores
 
 #: Batches each ``DataLoader`` worker may load ahead, from a model file.
 MAX_PREFETCH = 64
+#: The longest ``DataLoader`` ``timeout`` a model file may set, in seconds (a day).
+MAX_TIMEOUT = 24 * 3600
 #: ``torch.compile`` options a model file may set, and their allowed values.
 COMPILE_OPTIONS: dict[str, tuple] = {
     "mode": (
@@ -59,9 +67,11 @@ def _loader_rules(cores: int) -> dict[str, tuple[Any, str]]:
         "batch_size": (lambda v: _int(v) and v >= 1, "a positive int"),
         "timeout": (
             lambda v: (
-                isinstance(v, Real) and not isinstance(v, bool) and 0 <= v < math.inf
+                isinstance(v, Real)
+                and not isinstance(v, bool)
+                and 0 <= v <= MAX_TIMEOUT
             ),
-            "a finite number of seconds, at least 0",
+            f"a number of seconds from 0 to {MAX_TIMEOUT}",
         ),
         "pin_memory": (lambda v: isinstance(v, bool), "a bool"),
         "persistent_workers": (lambda v: isinstance(v, bool), "a bool"),
@@ -71,6 +81,69 @@ def _loader_rules(cores: int) -> dict[str, tuple[Any, str]]:
             'None, "spawn", "fork" or "forkserver"',
         ),
     }
+
+
+def _takes_bool(constraints: list, value: bool) -> bool:
+    for c in constraints:
+        if c in ("boolean", "verbose", "no_validation") or c in (bool, object):
+            return True
+        if isinstance(c, Options) and not isinstance(c, StrOptions):
+            if value in c.options:
+                return True
+        elif isinstance(c, type) and c not in (Integral, Real, int, float):
+            if isinstance(value, c):
+                return True
+    return False
+
+
+def _describe(c: Any) -> str:
+    if c is None:
+        return "None"
+    if c is callable:
+        return "a callable"
+    if isinstance(c, type):
+        return f"an instance of {c.__name__}"
+    return str(c)
+
+
+def check_no_bool_numbers(owner: str, params: dict, constraints: dict) -> None:
+    """Refuse ``True`` / ``False`` for a parameter whose constraints take no bool.
+
+    Parameters
+    ----------
+    owner : str
+        The estimator's name (or the file's), for the message.
+    params : dict
+        Parameter values.
+    constraints : dict
+        The estimator's ``_parameter_constraints``.
+
+    Raises
+    ------
+    InvalidParameterError
+        A ``ValueError`` naming the first parameter refused.
+
+    Examples
+    --------
+    >>> from sknn import MLPClassifier
+    >>> from sknn._settings import check_no_bool_numbers
+    >>> rules = MLPClassifier._parameter_constraints
+    >>> check_no_bool_numbers("MLPClassifier", {"shuffle": False}, rules)
+    >>> check_no_bool_numbers("MLPClassifier", {"n_threads": True}, rules)
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'n_threads' parameter of MLPClassifier must be an int in the range [1, inf) or None; got True (a bool is not a number).
+    """  # noqa: E501
+    for key, value in params.items():
+        if not isinstance(value, (bool, np.bool_)) or key not in constraints:
+            continue
+        allowed = constraints[key]
+        if not _takes_bool(allowed, bool(value)):
+            described = " or ".join(_describe(c) for c in allowed)
+            raise InvalidParameterError(
+                f"The {key!r} parameter of {owner} must be {described}; got "
+                f"{value!r} (a bool is not a number)."
+            )
 
 
 def check_file_settings(name: str, params: dict) -> None:
@@ -140,4 +213,10 @@ def check_file_settings(name: str, params: dict) -> None:
                 )
 
 
-__all__ = ["COMPILE_OPTIONS", "MAX_PREFETCH", "check_file_settings"]
+__all__ = [
+    "COMPILE_OPTIONS",
+    "MAX_PREFETCH",
+    "MAX_TIMEOUT",
+    "check_file_settings",
+    "check_no_bool_numbers",
+]

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 
 from sknn._archive import load_optimizer_into
 from sknn._nested import NestedParamsMixin
+from sknn._settings import check_no_bool_numbers
 from sknn.data.adapters import (
     StreamInput,
     adapt_fit_input,
@@ -194,6 +195,11 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _check_params_extra(self) -> None:
+        check_no_bool_numbers(
+            type(self).__name__,
+            self.get_params(deep=False),
+            self._parameter_constraints,
+        )
         for cb in self.callbacks or ():
             # Hooks the engine can call, with parameters clone can copy: what
             # sknn.callbacks.Callback is (the callbacks package sits above the

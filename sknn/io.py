@@ -58,8 +58,9 @@ from sknn._codec import (
     allowed_types,
     caller_types,
     declared,
+    few,
 )
-from sknn._settings import check_file_settings
+from sknn._settings import check_file_settings, check_no_bool_numbers
 from sknn._version import __version__
 from sknn.data.tables import TableEncoder
 from sknn.data.targets import ClassTargetEncoder, RegressionTargetScaler
@@ -245,7 +246,12 @@ def _read_meta(archive: Archive) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{name!r} is not an sknn model file. Nothing was loaded.")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(
+            f"{name!r} has a malformed format_version {str(version)[:40]!r} (sknn "
+            "writes a positive int). Nothing was loaded."
+        )
+    if version > FORMAT_VERSION:
         versions = meta.get("versions")
         written = versions.get("sknn") if isinstance(versions, dict) else None
         raise ValueError(
@@ -253,10 +259,10 @@ def _read_meta(archive: Archive) -> dict:
             f"format {version!r}; this sknn reads formats up to {FORMAT_VERSION}. "
             "Upgrade sknn to load it."
         )
-    unknown = sorted(str(k)[:40] for k in meta if k not in _META_KEYS)
+    unknown = [k for k in meta if k not in _META_KEYS]
     if unknown:
         raise ValueError(
-            f"{name!r} has unknown entries {unknown[:5]} in its {_META}; sknn "
+            f"{name!r} has unknown entries {few(unknown)} in its {_META}; sknn "
             "writes none. Nothing was loaded."
         )
     return meta
@@ -379,6 +385,7 @@ def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
     est = cls(**params)
     try:
         est._validate_params()
+        check_no_bool_numbers(cls.__name__, params, est._parameter_constraints)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name!r} holds invalid parameters: {exc}") from exc
     check_file_settings(name, params)
@@ -451,6 +458,15 @@ def _callbacks_param(name: str, stored: Any, callbacks: list | None) -> Any:
         raise ValueError(f"{name!r} holds malformed callbacks.")
     safe = tuple(declared("callback", restorable=True).values())
     kept = [cb for cb in stored if isinstance(cb, safe)]
+    for cb in kept:  # a restored callback's own check (a scheduler's policy ...)
+        check = getattr(cb, "check_params", None)
+        if check is not None:
+            try:
+                check()
+            except (ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"{name!r} holds a {type(cb).__name__} that is refused: {exc}"
+                ) from exc
     dropped = [type(cb).__name__ for cb in stored if not isinstance(cb, safe)]
     if dropped:
         warnings.warn(

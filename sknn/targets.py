@@ -296,19 +296,35 @@ class ClassTargets(TargetHandler):
             encoder, "n_outputs_"
         ):
             raise ValueError("has a malformed target encoder")
+        kind, n_classes = encoder.target_type_, len(encoder.classes_)
         same = (
             encoder.n_outputs_ == state.get("n_outputs_", encoder.n_outputs_)
-            and len(encoder.classes_) == len(state.get("classes_", encoder.classes_))
+            and _same_labels(state.get("classes_", encoder.classes_), encoder.classes_)
             and (
-                encoder.target_type_ == "multilabel-indicator"
-                or len(encoder.classes_) == len(encoder._encoder.classes_)
+                kind == "multilabel-indicator"
+                or _same_labels(encoder.classes_, encoder._encoder.classes_)
             )
+            # One output per class (per label), one logit for two classes.
+            and encoder.n_outputs_
+            == {"multiclass": n_classes, "binary": 1}.get(kind, n_classes)
+            and (kind != "binary" or n_classes <= 2)
         )
         if not same:
             raise ValueError("disagrees with itself on its classes")
         handler = cls()
         handler._fitted = encoder
         return handler
+
+
+def _same_labels(a: Any, b: Any) -> bool:
+    """Whether two label arrays hold the same labels in the same order."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    try:
+        return bool(np.array_equal(a, b))
+    except (TypeError, ValueError):
+        return False
 
 
 class _ClassifierGraph(nn.Module):

@@ -233,6 +233,9 @@ def test_callbacks_that_write_files_are_not_restored(data, tmp_path):
         },
         {"_encoder": {"__object__": "Pipeline", "state": {"__dict__": []}}},
         {"classes_": {"__ndarray__": [0, 1], "dtype": "<i8", "shape": [2]}},
+        # As many classes, other labels: classes_ and predict would disagree.
+        {"classes_": {"__ndarray__": [5, 6, 7], "dtype": "<i8", "shape": [3]}},
+        {"classes_": {"__ndarray__": [2, 1, 0], "dtype": "<i8", "shape": [3]}},
         # The random streams partial_fit continues: torch would raise at set_state.
         {"_shuffle_state": {"__ndarray__": [1, 2], "dtype": "|u1", "shape": [2]}},
         {"_dropout_state": {"__tuple__": [[0, 1], None]}},
@@ -507,6 +510,7 @@ _RELU = "torch.nn.modules.activation"
         ("loader_kwargs", {"__dict__": [["num_workers", 10_000]]}),
         ("loader_kwargs", {"__dict__": [["prefetch_factor", _MANY]]}),
         ("loader_kwargs", {"__dict__": [["timeout", -1]]}),
+        ("loader_kwargs", {"__dict__": [["timeout", 1e300]]}),
         (
             "loader_kwargs",
             {"__dict__": [["collate_fn", {"__type__": [_RELU, "ReLU"]}]]},
@@ -524,6 +528,69 @@ def test_settings_beyond_this_machine_or_naming_code_are_refused(
     bad = tmp_path / "bad.sknn"
     _with_meta(clf_file, bad, lambda meta: meta["params"].update({param: value}))
     with pytest.raises(ValueError, match=rf"sets {param}\b.*Nothing was loaded"):
+        sknn.load(bad)
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [("n_threads", True), ("accumulation_steps", True), ("max_iter", True)],
+)
+def test_a_bool_is_not_a_number_in_a_file_or_at_fit(
+    clf_file, data, tmp_path, param, value
+):
+    """scikit-learn's int constraints take True: a file's n_threads=true used to load
+    and then reach torch (a raw RuntimeError at predict)."""
+    bad = tmp_path / "bad.sknn"
+    _with_meta(clf_file, bad, lambda meta: meta["params"].update({param: value}))
+    with pytest.raises(ValueError, match=rf"'{param}' parameter.*a bool is not"):
+        sknn.load(bad)
+    with pytest.raises(ValueError, match=rf"'{param}' parameter.*a bool is not"):
+        MLPClassifier((8,), **FAST).set_params(**{param: value}).fit(*data)
+
+
+@pytest.mark.parametrize("policy", ["Counter", "LRScheduler", "_LRScheduler", "os"])
+def test_a_scheduler_policy_is_a_scheduler(data, tmp_path, policy):
+    """Any name of torch's lr_scheduler module used to be called at the next fit
+    (``Counter`` with the optimiser); only schedulers are, from a file or from code."""
+    X, y = data
+    good = tmp_path / "good.sknn"
+    cb = LRScheduler("StepLR", scheduler_kwargs={"step_size": 2})
+    sknn.save(MLPClassifier((8,), **FAST, callbacks=[cb]).fit(X, y), good)
+
+    def edit(meta):
+        entries = meta["params"]["callbacks"][0]["params"]["__dict__"]
+        assert dict(entries)["policy"] == "StepLR"  # stored by name
+        entries[:] = [[k, policy if k == "policy" else v] for k, v in entries]
+
+    bad = tmp_path / "bad.sknn"
+    _with_meta(good, bad, edit)
+    with pytest.raises(ValueError, match=r"holds a LRScheduler.*policy must be"):
+        sknn.load(bad)
+    est = MLPClassifier((8,), **FAST, callbacks=[LRScheduler(policy)])
+    with pytest.raises(ValueError, match="policy must be a learning-rate scheduler"):
+        est.fit(X, y)
+    assert sknn.load(good).fit(X, y).history_["lr"][-1] < 1e-3
+
+
+def test_error_messages_name_a_few_unknown_keys(clf_file, tmp_path):
+    """100,000 unknown keys used to make a 0.9 MB error message."""
+    keys = {f"key{i}": 0 for i in range(100_000)}
+    edits = {
+        "top": lambda meta: meta.update(keys),
+        "attributes": lambda meta: meta["attributes"].update(loss_curve_=[keys]),
+    }
+    for where, edit in edits.items():
+        bad = tmp_path / f"{where}.sknn"
+        _with_meta(clf_file, bad, edit)
+        with pytest.raises(ValueError, match=r"and 99,99[05] more") as info:
+            sknn.load(bad)
+        assert len(str(info.value)) < 500
+
+
+def test_a_malformed_format_version_is_named(clf_file, tmp_path):
+    bad = tmp_path / "bad.sknn"
+    _with_meta(clf_file, bad, lambda meta: meta.update(format_version="1"))
+    with pytest.raises(ValueError, match="malformed format_version '1'"):
         sknn.load(bad)
 
 

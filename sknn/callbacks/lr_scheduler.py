@@ -8,6 +8,22 @@ import torch
 
 from sknn.callbacks.base import Callback
 
+_KINDS = (
+    torch.optim.lr_scheduler.LRScheduler,
+    torch.optim.lr_scheduler.ReduceLROnPlateau,
+)
+#: The schedulers ``policy`` may name: torch's own, not their abstract bases.
+POLICIES = tuple(
+    sorted(
+        name
+        for name, value in vars(torch.optim.lr_scheduler).items()
+        if isinstance(value, type)
+        and issubclass(value, _KINDS)
+        and value is not torch.optim.lr_scheduler.LRScheduler
+        and not name.startswith("_")
+    )
+)
+
 
 class LRScheduler(Callback):
     """Drive the learning rate with a :mod:`torch.optim.lr_scheduler` scheduler.
@@ -21,7 +37,11 @@ class LRScheduler(Callback):
     Parameters
     ----------
     policy : str or scheduler class, default="CosineAnnealingLR"
-        A class of :mod:`torch.optim.lr_scheduler` or its name.
+        A scheduler of :mod:`torch.optim.lr_scheduler` or its name (one of
+        ``sknn.callbacks.lr_scheduler.POLICIES``: ``"StepLR"``, ``"OneCycleLR"``,
+        ``"ReduceLROnPlateau"`` ...), or a scheduler class of your own (a subclass of torch's
+        ``LRScheduler`` or ``ReduceLROnPlateau``). Anything else is refused when
+        training begins, and when :func:`sknn.load` reads it from a file.
     step_every : {"epoch", "batch"}, default="epoch"
         When to call the scheduler's ``step``.
     monitor : str, default="train_loss"
@@ -71,13 +91,53 @@ class LRScheduler(Callback):
     def _policy_class(self) -> type:
         cls = self.policy
         if isinstance(cls, str):
-            cls = getattr(torch.optim.lr_scheduler, cls, None)
-        if not isinstance(cls, type):
+            cls = (
+                getattr(torch.optim.lr_scheduler, cls, None)
+                if cls in POLICIES
+                else None
+            )
+        if (
+            not isinstance(cls, type)
+            or not issubclass(cls, _KINDS)
+            or cls is torch.optim.lr_scheduler.LRScheduler
+        ):
             raise ValueError(
-                f"policy must be a torch.optim.lr_scheduler class or its name; got "
-                f"{self.policy!r}."
+                "policy must be a learning-rate scheduler class (a subclass of "
+                "torch's LRScheduler or ReduceLROnPlateau) or one of the names "
+                f"{list(POLICIES)}; got {str(self.policy)[:80]!r}."
             )
         return cls
+
+    def check_params(self) -> None:
+        """Refuse a ``policy`` that is not a scheduler, and a bad ``step_every``.
+
+        :func:`sknn.load` calls it on the schedulers a file holds, before anything
+        is trained; training calls it when it begins.
+
+        Raises
+        ------
+        ValueError
+            Naming the parameter.
+
+        Examples
+        --------
+        >>> from sknn.callbacks import LRScheduler
+        >>> LRScheduler("StepLR").check_params()
+        >>> LRScheduler("Counter").check_params()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: policy must be a learning-rate scheduler class ...
+        """
+        self._policy_class()
+        if self.step_every not in ("epoch", "batch"):
+            raise ValueError(
+                f"step_every must be 'epoch' or 'batch'; got {self.step_every!r}."
+            )
+        if not isinstance(self.scheduler_kwargs, (dict, type(None))):
+            raise ValueError(
+                "scheduler_kwargs must be a dict or None; got "
+                f"{type(self.scheduler_kwargs).__name__}."
+            )
 
     def _is_plateau(self) -> bool:
         try:
@@ -88,10 +148,7 @@ class LRScheduler(Callback):
             return False
 
     def on_train_begin(self, trainer) -> None:
-        if self.step_every not in ("epoch", "batch"):
-            raise ValueError(
-                f"step_every must be 'epoch' or 'batch'; got {self.step_every!r}."
-            )
+        self.check_params()
         cls = self._policy_class()
         kwargs = dict(self.scheduler_kwargs or {})
         cfg = trainer.config

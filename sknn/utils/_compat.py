@@ -21,7 +21,13 @@ from sklearn.model_selection._validation import (
 )
 from sklearn.utils import _safe_indexing
 from sklearn.utils._metadata_requests import _routing_enabled
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import (
     _check_method_params,
@@ -63,6 +69,7 @@ __all__ = [
     "BaseSearchCV",
     "HasMethods",
     "Interval",
+    "InvalidParameterError",
     "Options",
     "StrOptions",
     "_MultimetricScorer",
