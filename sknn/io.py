@@ -68,6 +68,7 @@ from sknn.training.engine import TrainState
 from sknn.training.history import History
 from sknn.training.hooks import Hooks
 from sknn.utils._files import atomic_write
+from sknn.utils.device import resolve_device
 
 #: Identifier written in every model file.
 FORMAT_NAME = "sknn-model"
@@ -302,10 +303,13 @@ def load(
         point them at any path, so they are dropped with a warning.
     device : str or torch.device, default=None
         Where to put the network; it also becomes the estimator's ``device``
-        parameter, so that a later ``fit`` or ``partial_fit`` trains there. By
-        default the device it was trained on when that is available here, else the
-        CPU (a model trained on a GPU loads on a CPU-only machine, and keeps its
-        ``device`` parameter).
+        parameter, so that a later ``fit`` or ``partial_fit`` trains there. Any
+        value of that parameter: ``"auto"`` (CUDA when available, else the CPU),
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``; a device this machine lacks
+        is a ``ValueError``, as in ``fit``. By default the device it was trained on
+        when that is available here, else the CPU (a model trained on a GPU, CUDA
+        or Apple's, loads on a CPU-only machine, and keeps its ``device``
+        parameter).
 
     Returns
     -------
@@ -591,17 +595,20 @@ def _state_bytes(expected: dict) -> int:
 
 
 def _target_device(name: str, device: Any, saved: Any) -> torch.device:
+    """Where the network goes: the caller's ``device`` (which must exist here, as
+    ``fit`` requires), else the saved one when this machine has it, else the CPU."""
+    if device is not None:
+        return resolve_device(device)
     try:
-        target = torch.device(device if device is not None else saved)
+        target = torch.device(saved)
     except (RuntimeError, TypeError, ValueError) as exc:
-        if device is not None:
-            raise ValueError(f"Unknown device {device!r}.") from exc
         raise ValueError(f"{name!r} names an unknown device {saved!r}.") from exc
-    if target.type == "cuda" and not torch.cuda.is_available():
-        target = torch.device("cpu")
-    elif target.type not in ("cpu", "cuda", "mps"):
+    if target.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"{name!r} names an unsupported device {str(target)!r}.")
-    return target
+    try:
+        return resolve_device(target)
+    except ValueError:  # trained on a device this machine lacks
+        return torch.device("cpu")
 
 
 def _match_head(net: torch.nn.Module, shapes: dict[str, tuple]) -> None:

@@ -86,6 +86,35 @@ def test_load_on_another_device_trains_there_later(diabetes, tmp_path):
     assert loaded.device == torch.device("cpu") and loaded.device_ == "cpu"
 
 
+@pytest.mark.skipif(
+    torch.cuda.is_available() or torch.backends.mps.is_available(),
+    reason="needs a machine without CUDA and Apple GPUs",
+)
+def test_load_devices_on_a_machine_without_gpus(diabetes, tmp_path):
+    """A file trained on an Apple GPU loads (on the CPU) where there is none; the
+    device argument takes what the device parameter takes, and a device this
+    machine lacks is an error, not a silent CPU."""
+    X, y = diabetes
+    reg = MLPRegressor(**FAST).fit(X, y)
+    sknn.save(reg, tmp_path / "cpu.sknn")
+    with zipfile.ZipFile(tmp_path / "cpu.sknn") as zf:
+        meta = json.loads(zf.read("meta.json"))
+    meta["params"]["device"] = meta["attributes"]["device_"] = "mps"
+    path = tmp_path / "mps.sknn"
+    _rewrite(tmp_path / "cpu.sknn", path, {"meta.json": json.dumps(meta).encode()})
+    loaded = sknn.load(path)
+    assert loaded.device == "mps" and loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    loaded = sknn.load(path, device="auto")
+    assert loaded.device == "auto" and loaded.device_ == "cpu"
+    assert loaded.fit(X, y).device_ == "cpu"
+    for device in ("cuda", "cuda:1", "mps"):
+        with pytest.raises(ValueError, match="requested but"):
+            sknn.load(path, device=device)
+    with pytest.raises(ValueError, match="not a valid device"):
+        sknn.load(path, device="gpu")
+
+
 def test_feature_names_round_trip(iris, tmp_path):
     pd = pytest.importorskip("pandas")
     X, y = iris

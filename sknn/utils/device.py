@@ -11,7 +11,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     Parameters
     ----------
     device : str or torch.device
-        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``.
 
     Returns
     -------
@@ -21,7 +22,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     Raises
     ------
     ValueError
-        If CUDA is requested but not available, or the name is not a device.
+        If CUDA (or an Apple GPU, ``"mps"``) is requested but not available, or
+        the name is not a device.
 
     Examples
     --------
@@ -52,6 +54,12 @@ def resolve_device(device: str | torch.device) -> torch.device:
                 f"device={device!r} does not exist: this machine has "
                 f"{torch.cuda.device_count()} CUDA device(s)."
             )
-    elif dev.type not in ("cpu", "mps"):
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but this machine (or this torch "
+                "build) has no Apple GPU; use device='auto' or device='cpu'."
+            )
+    elif dev.type != "cpu":
         raise ValueError(f"device={device!r} is not supported; use 'cpu' or 'cuda'.")
     return dev
