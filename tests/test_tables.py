@@ -270,6 +270,24 @@ def test_a_boolean_column_predicts_in_every_form_it_was_fitted_in():
     assert np.isfinite(clf.predict_proba(blank)).all()
 
 
+def test_pd_na_in_an_object_column_of_booleans_is_missing():
+    """A nullable "boolean" column as ``object`` holds ``pd.NA`` for its blanks: it
+    is the same column as with ``None`` / NaN, at fit and at predict (both used to
+    raise a raw ``TypeError`` from ``float(pd.NA)``)."""
+    with_blanks, _, y = _csv_frames()
+    with_na = with_blanks.astype({"member": "boolean"}).astype({"member": object})
+    assert with_na["member"].isna().any() and with_na["member"].dtype == object
+    assert any(v is pd.NA for v in with_na["member"])
+    clf = MLPClassifier(**FAST).fit(with_blanks, y)
+    np.testing.assert_array_equal(
+        clf.predict_proba(with_na), clf.predict_proba(with_blanks)
+    )
+    by_na = MLPClassifier(**FAST).fit(with_na, y)
+    np.testing.assert_array_equal(
+        by_na.predict_proba(with_blanks), clf.predict_proba(with_blanks)
+    )
+
+
 def test_renamed_reordered_or_array_inputs_are_refused():
     df, y = make_table(100)
     clf = MLPClassifier(**FAST).fit(df, y)

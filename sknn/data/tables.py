@@ -367,6 +367,8 @@ def _codes(labels: np.ndarray, categories: np.ndarray) -> np.ndarray:
 
 
 def _numeric(col, name: str) -> np.ndarray:
+    if col.dtype == object:  # booleans with None, NaN or pd.NA: all missing values
+        col = col.where(col.notna(), np.nan)
     values = col.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isinf(values).any():
         raise ValueError(f"Input X contains infinity in column {name!r}.")
