@@ -236,6 +236,24 @@ def test_streamed_loaders_refuse_what_needs_rows_in_memory(table):
         MLPClassifier(**FAST).fit(bad)
 
 
+class _OnePass(IterableDataset):
+    """An IterableDataset over one generator made beforehand: it runs dry."""
+
+    def __init__(self, X, y):
+        self.items = ((torch.tensor(a), int(b)) for a, b in zip(X, y))
+
+    def __iter__(self):
+        return self.items
+
+
+def test_a_one_pass_iterable_gets_a_clear_error(table):
+    """fit reads a loader to count its rows, then once per epoch: a one-pass
+    generator used to escape as a bare StopIteration."""
+    X, y = table
+    with pytest.raises(ValueError, match="must be iterable again each time"):
+        MLPClassifier(**FAST).fit(_OnePass(X, y))
+
+
 def test_dataset_of_inputs_with_y_and_string_labels(table):
     X, y = table
     labels = np.array(["no", "yes"])[y]

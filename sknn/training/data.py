@@ -368,12 +368,23 @@ class StreamData:
         ``batch_size``, ``generator`` and ``merge_last`` do not apply: the loader
         decides the batches and their order.
         """
+        empty = True
         for batch in self.loader:
+            empty = False
             xs, y = self.prepare(batch)
             yield Batch(
                 tuple(self._tensor(x) for x in xs),
                 None if y is None else _to_tensor(y, self.device, self.y_dtype, "y"),
                 None,
+            )
+        if empty:  # it had rows when they were counted: a one-pass iterable
+            raise ValueError(
+                f"The loader yielded nothing on a later pass (it had {self.n_samples} "
+                "rows when fit counted them): fit reads it once to count the rows and "
+                "collect the targets, then once per epoch, so it must be iterable "
+                "again each time. An IterableDataset whose __iter__ returns one "
+                "generator made beforehand runs dry after one pass: create the "
+                "generator inside __iter__ (or pass arrays or a map-style Dataset)."
             )
 
 
