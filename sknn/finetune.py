@@ -17,6 +17,7 @@ How the head and the blocks of a network are found (sknn's modules and users' ow
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import torch
@@ -160,7 +161,7 @@ def freeze_body(module: nn.Module, freeze: bool | int) -> list[nn.Module]:
     return blocks[:freeze]
 
 
-class _FrozenNormEval(Hooks):
+class FrozenNormEval(Hooks):
     """Keep the normalisation layers of frozen blocks in inference mode."""
 
     def __init__(self, modules=()) -> None:
@@ -171,6 +172,44 @@ class _FrozenNormEval(Hooks):
             for m in block.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
+
+
+@dataclass(frozen=True)
+class FineTuneOptions:
+    """What :meth:`FineTuneMixin.fine_tune` asks of the fit plan.
+
+    Parameters
+    ----------
+    new_head : bool
+        Replace the output layer (and refit the targets' encoding).
+    freeze : bool or int
+        As :meth:`~FineTuneMixin.fine_tune`'s ``freeze``.
+    max_iter : int
+        Most epochs.
+    learning_rate_init : float
+        The learning rate of the fine-tuning.
+
+    Examples
+    --------
+    >>> from sknn.finetune import FineTuneOptions
+    >>> FineTuneOptions(new_head=True, freeze=1, max_iter=5, learning_rate_init=0.01)
+    FineTuneOptions(new_head=True, freeze=1, max_iter=5, learning_rate_init=0.01)
+    """
+
+    new_head: bool
+    freeze: bool | int
+    max_iter: int
+    learning_rate_init: float
+
+    def prepare(
+        self, module: nn.Module, n_outputs: int, seed: int, device: torch.device
+    ) -> list[nn.Module]:
+        """Give ``module`` its new head (seeded) where asked and freeze its body;
+        return the fully frozen blocks (see :func:`freeze_body`)."""
+        if self.new_head:
+            with torch_seed(seed, device):
+                replace_head(module, n_outputs)
+        return freeze_body(module, self.freeze)
 
 
 class FineTuneMixin:
@@ -278,27 +317,16 @@ class FineTuneMixin:
                 "head='keep' but y does not fit the current head: it has classes not in "
                 f"classes_ or another number of outputs (n_outputs_={self.n_outputs_})."
             )
-        new_head = head == "new" or (head == "auto" and differs)
-        frozen: list[nn.Module] = []
-
-        def prepare(seed: int, device: torch.device) -> None:
-            if new_head:
-                with torch_seed(seed, device):
-                    replace_head(self.module_, self.n_outputs_)
-                self._meta_["n_outputs"] = self.n_outputs_
-            frozen.extend(freeze_body(self.module_, freeze))
-
         if learning_rate_init is None:
             factor = HEAD_LR_FACTOR if freeze is True else 1.0
             learning_rate_init = self.learning_rate_init * factor
-        overrides = {
-            "new_head": new_head,
-            "max_iter": int(self.max_iter if max_iter is None else max_iter),
-            "prepare": prepare,
-            "learning_rate_init": float(learning_rate_init),
-        }
-        run = self._setup_fit(X, y, sample_weight=sample_weight, fine_tune=overrides)
-        run.trainer.callbacks.append(_FrozenNormEval(frozen))
+        options = FineTuneOptions(
+            new_head=head == "new" or (head == "auto" and differs),
+            freeze=freeze,
+            max_iter=int(self.max_iter if max_iter is None else max_iter),
+            learning_rate_init=float(learning_rate_init),
+        )
+        run = self._setup_fit(X, y, sample_weight=sample_weight, fine_tune=options)
         with run.rng:
             run.trainer.fit(run.train, run.valid)
         with warnings.catch_warnings():
@@ -313,6 +341,8 @@ __all__ = [
     "HEAD_LR_FACTOR",
     "HEAD_NAMES",
     "FineTuneMixin",
+    "FineTuneOptions",
+    "FrozenNormEval",
     "body_blocks",
     "find_head",
     "replace_head",

@@ -54,6 +54,8 @@ class TargetHandler:
     y_numeric: ClassVar[bool] = False
     #: The attribute name of the fitted state in model files and pickles.
     state_name: ClassVar[str] = ""
+    #: The name of a loss parameter the handler optimises (``None``: its own).
+    named_loss: str | None = None
 
     def prepare(self, y) -> np.ndarray:  # pragma: no cover - declared
         raise NotImplementedError
@@ -399,7 +401,7 @@ default="squared_error"
     state_name = "_scaler"
 
     def __init__(self, loss: str = "squared_error", scale_target: bool = True) -> None:
-        self.loss = loss
+        self.loss = self.named_loss = loss
         self.scale_target = scale_target
         self._fitted: RegressionTargetScaler | None = None
         self._n_outputs = 0

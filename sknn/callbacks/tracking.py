@@ -8,7 +8,6 @@ Both trackers are optional dependencies, imported when training begins: ``pip in
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 import os
@@ -39,28 +38,6 @@ def _is_logging_rank() -> bool:
     return is_main_process()
 
 
-def _fitting_estimator(trainer):
-    """The sknn estimator whose fit runs ``trainer`` (found on the call stack: the
-    engine knows nothing of estimators), or ``None`` when the trainer runs alone."""
-    import inspect
-
-    from sknn.base import BaseNeuralNet
-
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            owner = frame.f_locals.get("self")
-            if (
-                isinstance(owner, BaseNeuralNet)
-                and getattr(owner, "module_", None) is trainer.module
-            ):
-                return owner
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
-
-
 def _estimator_params(estimator) -> dict[str, str]:
     """The estimator's own parameters as strings (callbacks left out)."""
     params = {"estimator": type(estimator).__name__}
@@ -85,28 +62,16 @@ def _metrics(record: dict) -> dict[str, float]:
     }
 
 
-def _finished_copy(estimator, trainer):
-    """A shallow copy of ``estimator`` with the fitted attributes the fit sets just
-    after ``on_train_end`` (so the logged model is the one ``fit`` returns). Neither
-    the estimator nor the trainer's state is changed: both are copies."""
-    est = copy.copy(estimator)
-    run = copy.copy(trainer)
-    run.state = copy.deepcopy(trainer.state)
-    early = bool(getattr(estimator, "early_stopping", False)) and (
-        getattr(trainer, "_valid", None) is not None
-    )
-    est._set_fitted_attributes(run, early_stopping=early)
-    return est
-
-
 class MLflowLogger(Callback):
     """Log a fit to MLflow: parameters, per-epoch metrics and the fitted model.
 
-    At the start of training the estimator's parameters are logged; after every
-    epoch the numbers of its history record (``train_loss``, ``valid_loss``,
-    ``valid_score``, ``lr``, ``dur``) as metrics with ``step=epoch``; at the end the
-    model, written with :func:`sknn.save`, as the artifact ``model/model.sknn``
-    (load it with ``sknn.load`` after ``mlflow.artifacts.download_artifacts``).
+    At the start of training the estimator's parameters are logged (the estimator is
+    the trainer's ``owner``); after every epoch the numbers of its history record
+    (``train_loss``, ``valid_loss``, ``valid_score``, ``lr``, ``dur``) as metrics with
+    ``step=epoch``. When training ends the run is ended, and when the fit ends (its
+    fitted attributes set) the model, written with :func:`sknn.save`, is logged as the
+    artifact ``model/model.sknn`` (load it with ``sknn.load`` after
+    ``mlflow.artifacts.download_artifacts``).
 
     Parameters
     ----------
@@ -194,8 +159,8 @@ class MLflowLogger(Callback):
                 tags={str(k): str(v) for k, v in (self.tags or {}).items()},
             )
             self.run_id_, self._own_run = run.info.run_id, True
-        estimator = _fitting_estimator(trainer)
-        if estimator is not None:
+        estimator = trainer.owner
+        if hasattr(estimator, "get_params"):
             from mlflow.entities import Param
 
             params = [Param(k, v) for k, v in _estimator_params(estimator).items()]
@@ -216,18 +181,23 @@ class MLflowLogger(Callback):
         client = getattr(self, "_client", None)
         if client is None:
             return
+        if self._own_run:
+            status = (
+                "KILLED"
+                if getattr(trainer, "stop_reason", None) == "interrupted"
+                else "FINISHED"
+            )
+            client.set_terminated(self.run_id_, status)
+        if not (self.log_model and trainer.owner is not None):
+            self._client = None  # the fitted estimator stays picklable
+
+    def on_fit_end(self, estimator) -> None:
+        client = getattr(self, "_client", None)
+        if client is None:
+            return
         try:
-            estimator = _fitting_estimator(trainer)
-            if self.log_model and estimator is not None:
-                self._log_model(client, _finished_copy(estimator, trainer))
+            self._log_model(client, estimator)
         finally:
-            if self._own_run:
-                status = (
-                    "KILLED"
-                    if getattr(trainer, "stop_reason", None) == "interrupted"
-                    else "FINISHED"
-                )
-                client.set_terminated(self.run_id_, status)
             self._client = None  # the fitted estimator stays picklable
 
     def _log_model(self, client, estimator) -> None:
@@ -290,8 +260,8 @@ class TensorBoardLogger(Callback):
 
         log_dir = None if self.log_dir is None else os.fspath(self.log_dir)
         self._writer = SummaryWriter(log_dir=log_dir)
-        estimator = _fitting_estimator(trainer)
-        if estimator is not None:
+        estimator = trainer.owner
+        if hasattr(estimator, "get_params"):
             rows = "\n".join(
                 f"| {k} | {v} |" for k, v in _estimator_params(estimator).items()
             )

@@ -20,7 +20,6 @@ DataFrames. What differs is gathered here:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from numbers import Integral, Real
 
@@ -381,8 +380,7 @@ class TabularMixin:
             optimizer = self._make_optimizer(torch.device(self.device_))
             if incremental and saved_state is not None:
                 load_optimizer_into(optimizer, saved_state, "The saved estimator")
-            trainer.optimizer = optimizer
-            run = _replace(run, optimizer=optimizer)
+            trainer.optimizer = optimizer  # the fitted optimiser_ (see _finish_fit)
         n_train = run.train.n_samples
         steps = math.ceil(n_train / trainer.config.batch_size)
         epochs = 1 if incremental else self._epochs(n_train)
@@ -415,15 +413,6 @@ class TabularMixin:
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         return tags
-
-
-def _replace(run, **changes):
-    """``run`` with ``changes``: a dataclass is copied, a namespace updated."""
-    if dataclasses.is_dataclass(run):
-        return dataclasses.replace(run, **changes)
-    for key, value in changes.items():
-        setattr(run, key, value)
-    return run
 
 
 def _indicator_columns(table) -> list[bool]:

@@ -258,6 +258,9 @@ class _MLPMixin:
             batch_norm=self.batch_norm,
         )
 
+    def _learning_rate_mode(self) -> str:
+        return self.learning_rate_mode
+
     def _linears(self) -> list[torch.nn.Linear]:
         check_is_fitted(self, "module_")
         return [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]

@@ -230,16 +230,12 @@ class _ModuleMixin:
             )
         return net
 
-    def _setup_fit(self, X, y, **kwargs):
+    def _check_module(self, module: nn.Module, meta: dict) -> None:
         # A freshly built module is tried on two rows before training (not when
         # sknn.load rebuilds one, whose head the file may then replace).
-        before = getattr(self, "module_", None)
-        run = super()._setup_fit(X, y, **kwargs)
-        if self.module_ is not before:
-            factory = self.module
-            name = getattr(factory, "__name__", type(factory).__name__)
-            _checked(self.module_, self._meta_, "MLP" if factory is None else name)
-        return run
+        factory = self.module
+        name = getattr(factory, "__name__", type(factory).__name__)
+        _checked(module, meta, "MLP" if factory is None else name)
 
 
 def _checked(net: nn.Module, meta: dict, name: str) -> nn.Module:

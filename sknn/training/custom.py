@@ -4,8 +4,10 @@ An estimator's ``criterion`` (a torch loss class, instance or any callable
 ``criterion(output, target) -> scalar``) becomes a loss function of the engine's
 signature ``fn(output, y, w)`` through :class:`UserLoss`; its ``optimizer`` (any
 ``torch.optim.Optimizer`` class, or a factory ``optimizer(params, lr=..., **kw)``) and
-``optimizer__param_groups`` are built by :func:`make_optimizer`, and
-:func:`check_custom_params` refuses settings that say two things at once.
+``optimizer__param_groups`` are built by :func:`make_optimizer` from an
+:class:`OptimizerSpec`, and :func:`check_custom_params` refuses settings that say two
+things at once. Nothing here reads an estimator: the fit plan (:mod:`sknn.plan`)
+passes the values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import copy
 import fnmatch
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -43,23 +46,90 @@ SOLVER_PARAMS = {
 }
 
 
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """What builds a stochastic solver's optimiser, in engine terms.
+
+    Parameters
+    ----------
+    solver : str
+        A name of :data:`~sknn.training.SOLVERS` (``"adam"`` when ``optimizer`` is
+        given).
+    optimizer : torch.optim.Optimizer class, callable or None, default=None
+        Replaces ``solver``; built with ``lr`` and ``options``.
+    options : dict, default={}
+        The nested ``optimizer__*`` options (``param_groups`` and
+        ``weight_decay`` included), unprefixed.
+    solver_params : dict, default={}
+        The scikit-learn-named solver parameters by name (``momentum``,
+        ``nesterovs_momentum``, ``beta_1``, ``beta_2``, ``epsilon``); a missing one
+        is its default (:data:`SOLVER_PARAMS`).
+
+    Examples
+    --------
+    >>> from sknn.training.custom import OptimizerSpec
+    >>> OptimizerSpec("sgd", solver_params={"momentum": 0.5}).param("momentum")
+    0.5
+    """
+
+    solver: str
+    optimizer: Any = None
+    options: dict = field(default_factory=dict)
+    solver_params: dict = field(default_factory=dict)
+
+    def param(self, name: str) -> Any:
+        """A solver parameter's value (its default when not given)."""
+        return self.solver_params.get(name, SOLVER_PARAMS[name])
+
+    @property
+    def weight_decay_option(self) -> bool:
+        """Whether ``optimizer__weight_decay`` replaces ``alpha``."""
+        return "weight_decay" in self.options
+
+
 def _name(obj: Any) -> str:
     return getattr(obj, "__name__", type(obj).__name__)
 
 
-def check_custom_params(est: Any) -> None:
-    """Refuse an estimator's settings that conflict; called at the start of ``fit``.
+def check_custom_params(
+    spec: OptimizerSpec,
+    *,
+    criterion: Any = None,
+    criterion_options: dict | None = None,
+    loss: str | None = None,
+    alpha_is_default: bool = True,
+    alpha: float | None = None,
+) -> None:
+    """Refuse settings that conflict; called at the start of ``fit``.
+
+    Parameters
+    ----------
+    spec : OptimizerSpec
+        The solver, optimiser and their options.
+    criterion : torch loss class, instance, callable or None, default=None
+        The user's loss.
+    criterion_options : dict, default=None
+        The nested ``criterion__*`` options, unprefixed.
+    loss : str or None, default=None
+        A regressor's named ``loss`` (``None`` for classifiers).
+    alpha_is_default, alpha : bool, float
+        Whether ``alpha`` is left at its default, and its value (for the message).
 
     Raises
     ------
     ValueError
         Naming both parameters and which one to use.
-    TypeError
-        For a keyword argument that is not a nested parameter.
+
+    Examples
+    --------
+    >>> from sknn.training.custom import OptimizerSpec, check_custom_params
+    >>> check_custom_params(OptimizerSpec("sgd", options={"momentum": 0.5}))
+    Traceback (most recent call last):
+    ...
+    ValueError: optimizer__momentum duplicates momentum for solver='sgd': set momentum instead.
     """
-    est._check_nested_names()
-    opt_kw = est._nested("optimizer")
-    optimizer = getattr(est, "optimizer", None)
+    opt_kw = spec.options
+    optimizer = spec.optimizer
     if "lr" in opt_kw:
         raise ValueError(
             "optimizer__lr duplicates learning_rate_init, which every learning-rate "
@@ -67,9 +137,9 @@ def check_custom_params(est: Any) -> None:
             "in optimizer__param_groups)."
         )
     if optimizer is not None:
-        if est.solver != "adam":
+        if spec.solver != "adam":
             raise ValueError(
-                f"solver={est.solver!r} and optimizer={_name(optimizer)} both name the "
+                f"solver={spec.solver!r} and optimizer={_name(optimizer)} both name the "
                 "optimiser: leave solver at its default when passing optimizer."
             )
         if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.LBFGS):
@@ -77,10 +147,10 @@ def check_custom_params(est: Any) -> None:
                 "optimizer=LBFGS needs the full-batch loop: use solver='lbfgs'."
             )
         for param, default in SOLVER_PARAMS.items():
-            value = getattr(est, param, default)
+            value = spec.param(param)
             if value != default:
                 raise ValueError(
-                    f"{param}={value!r} configures solver={est.solver!r}, not "
+                    f"{param}={value!r} configures solver={spec.solver!r}, not "
                     f"optimizer={_name(optimizer)}: pass its own option as "
                     "optimizer__<name> instead."
                 )
@@ -88,42 +158,31 @@ def check_custom_params(est: Any) -> None:
         for key, param in SOLVER_KEYS.items():
             if key in opt_kw and key != "weight_decay":
                 raise ValueError(
-                    f"optimizer__{key} duplicates {param} for solver={est.solver!r}: "
+                    f"optimizer__{key} duplicates {param} for solver={spec.solver!r}: "
                     f"set {param} instead."
                 )
-    if "weight_decay" in opt_kw:
-        default = inspect.signature(type(est)).parameters["alpha"].default
-        if est.alpha != default:
-            raise ValueError(
-                f"optimizer__weight_decay and alpha={est.alpha!r} both set the L2 "
-                "penalty: use one (alpha is scaled as in scikit-learn, "
-                "optimizer__weight_decay is the optimiser's own)."
-            )
-    if est.solver == "lbfgs" and opt_kw:
+    if "weight_decay" in opt_kw and not alpha_is_default:
+        raise ValueError(
+            f"optimizer__weight_decay and alpha={alpha!r} both set the L2 "
+            "penalty: use one (alpha is scaled as in scikit-learn, "
+            "optimizer__weight_decay is the optimiser's own)."
+        )
+    if spec.solver == "lbfgs" and opt_kw:
         raise ValueError(
             "optimizer__ options do not apply to solver='lbfgs' (scikit-learn's "
             "full-batch L-BFGS); use a stochastic solver or an optimizer class."
         )
-    crit_kw = est._nested("criterion")
-    criterion = getattr(est, "criterion", None)
+    crit_kw = criterion_options or {}
     if crit_kw and criterion is None:
         raise ValueError(
             f"criterion__{next(iter(crit_kw))} is set but criterion is None: pass the "
             "loss class as criterion."
         )
-    if criterion is not None and getattr(est, "loss", None) not in (
-        None,
-        "squared_error",
-    ):
+    if criterion is not None and loss not in (None, "squared_error"):
         raise ValueError(
-            f"loss={est.loss!r} and criterion={_name(criterion)} both name the loss: "
+            f"loss={loss!r} and criterion={_name(criterion)} both name the loss: "
             "leave loss at its default when passing criterion."
         )
-
-
-def uses_weight_decay_option(est: Any) -> bool:
-    """Whether ``optimizer__weight_decay`` replaces ``alpha``."""
-    return "weight_decay" in est._nested("optimizer")
 
 
 def _groups(
@@ -199,7 +258,7 @@ def _split(params: list, weight_decay: float) -> list[dict]:
 
 
 def make_optimizer(
-    est: Any,
+    spec: OptimizerSpec,
     module: nn.Module,
     *,
     weight_decay: float,
@@ -210,8 +269,8 @@ def make_optimizer(
 
     Parameters
     ----------
-    est : estimator
-        Reads ``solver``, ``optimizer``, the solver's parameters and the nested
+    spec : OptimizerSpec
+        The solver or optimiser, the solver's parameters and the nested
         ``optimizer__*`` options.
     module : torch.nn.Module
         The network.
@@ -226,23 +285,32 @@ def make_optimizer(
     Returns
     -------
     torch.optim.Optimizer
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknn.training.custom import OptimizerSpec, make_optimizer
+    >>> opt = make_optimizer(OptimizerSpec("sgd"), torch.nn.Linear(2, 1),
+    ...                      weight_decay=0.0, lr=0.1, device=torch.device("cpu"))
+    >>> type(opt).__name__, opt.param_groups[0]["momentum"]
+    ('SGD', 0.9)
     """
-    options = est._nested("optimizer")
-    spec = options.pop("param_groups", None)
+    options = dict(spec.options)
+    group_spec = options.pop("param_groups", None)
     if "weight_decay" in options:
         weight_decay = float(options.pop("weight_decay"))
-    groups = _groups(module, spec, weight_decay, lr)
-    optimizer = getattr(est, "optimizer", None)
+    groups = _groups(module, group_spec, weight_decay, lr)
+    optimizer = spec.optimizer
     if optimizer is None:
         return build_optimizer(
-            est.solver,
+            spec.solver,
             groups,
             lr=lr,
             device=device,
-            momentum=est.momentum,
-            nesterov=est.nesterovs_momentum,
-            betas=(est.beta_1, est.beta_2),
-            eps=est.epsilon,
+            momentum=spec.param("momentum"),
+            nesterov=spec.param("nesterovs_momentum"),
+            betas=(spec.param("beta_1"), spec.param("beta_2")),
+            eps=spec.param("epsilon"),
             extra=options,
         )
     kwargs = {"lr": lr, **options}
