@@ -92,11 +92,96 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         "scoring": [str, callable, list, tuple, dict, None],
     }
 
+    def __init__(
+        self,
+        *,
+        solver: str,
+        alpha: float,
+        batch_size: int | str,
+        learning_rate: str,
+        learning_rate_init: float,
+        power_t: float,
+        max_iter: int,
+        shuffle: bool,
+        random_state: Any,
+        tol: float,
+        verbose: bool | int,
+        warm_start: bool,
+        momentum: float,
+        nesterovs_momentum: bool,
+        early_stopping: bool,
+        validation_fraction: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        n_iter_no_change: float,
+        max_fun: int,
+        device: str | torch.device,
+        dtype: str,
+        callbacks: list | None,
+        scoring: Any,
+        n_threads: int | None,
+        optimizer: Any,
+        criterion: Any,
+        data_placement: str,
+        memory_budget: int | None,
+        autocast: str | None,
+        accumulation_steps: int,
+        compile: bool | dict,
+        loader_kwargs: dict | None,
+        **kwargs: Any,
+    ) -> None:
+        """Store the parameters every network estimator shares, in one place.
+
+        Concrete estimators list these in their own signatures (explicitly, with
+        their defaults: scikit-learn's ``get_params`` reads the signature), store
+        their own parameters and pass these here, as scikit-learn's MLPs do with
+        ``BaseMultilayerPerceptron``; ``**kwargs`` are the nested parameters.
+        """
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.dtype = dtype
+        self.callbacks = callbacks
+        self.scoring = scoring
+        self.n_threads = n_threads
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self.data_placement = data_placement
+        self.memory_budget = memory_budget
+        self.autocast = autocast
+        self.accumulation_steps = accumulation_steps
+        self.compile = compile
+        self.loader_kwargs = loader_kwargs
+        self._set_nested(kwargs)
+
     #: The estimator's kind of targets (:mod:`sknn.targets`), declared by the
     #: classifier and regressor mixins.
     _targets_type: type[TargetHandler] = TargetHandler
     #: Whether ``uint8`` inputs are divided by 255 (images and sequences).
     _scales_uint8: bool = False
+    #: Whether a dict or :class:`~sknn.data.MultiInput` feeds ``forward(**inputs)``
+    #: (:mod:`sknn.data.adapters`); the ``NeuralNet*`` estimators say so.
+    _multi_input: bool = False
 
     # ------------------------------------------------------------------ hooks to fill
     def _build_module(self, meta: dict) -> torch.nn.Module:  # pragma: no cover
@@ -143,7 +228,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
     def _torch_dtype(self) -> torch.dtype:
         """Floating dtype of the weights and inputs: the one the network was fitted
         in, else the ``dtype`` parameter (``"auto"`` is resolved at fit)."""
-        name = getattr(self, "_dtype_", None) or getattr(self, "dtype", "float32")
+        name = self.__dict__.get("_dtype_") or self.dtype
         return torch.float64 if name == "float64" else torch.float32
 
     def _fit_dtype(self, X, device: torch.device) -> str:
@@ -353,7 +438,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         if module is None:
             check_is_fitted(self, "module_")
         device = torch.device(self.device_)
-        if is_dataset(X) and getattr(self, "data_placement", "device") != "device":
+        if is_dataset(X) and self.data_placement != "device":
             out = self._forward_chunks(module, X, device)
         else:
             X = self._validate_predict_inputs(X)
@@ -416,14 +501,14 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
     def _adapter_options(self, *, predict: bool = False) -> dict:
         """How :mod:`sknn.data.adapters` reads Datasets and several inputs here."""
         options = dict(
-            loader_kwargs=check_loader_kwargs(getattr(self, "loader_kwargs", None)),
+            loader_kwargs=check_loader_kwargs(self.loader_kwargs),
             estimator=type(self).__name__,
-            multi_input=getattr(self, "_multi_input", False),
+            multi_input=self._multi_input,
         )
         if predict:
             meta = getattr(self, "_meta_", None) or {}
             options["n_inputs"] = len(meta.get("input_names") or (0,))
-        elif hasattr(self, "data_placement"):  # map-style Datasets may stream
+        else:  # map-style Datasets may stream
             options.update(
                 placement=self.data_placement,
                 budget=self.memory_budget,
@@ -450,7 +535,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         previous count is restored when the call ends. A no-op on other devices."""
         if not self.device_.startswith("cpu"):
             return contextlib.nullcontext()
-        n = getattr(self, "n_threads", None)
+        n = self.n_threads
         if n is None:
             macs = self._macs_per_row(X, torch.device("cpu")) * rows_per_step
             n = auto_threads(3 * macs if training else macs)

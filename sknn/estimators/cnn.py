@@ -24,8 +24,7 @@ from sknn.training.data import TensorData
 from sknn.training.losses import REGRESSION_LOSSES
 from sknn.utils._compat import Interval, StrOptions
 
-_CNN_DOC = (
-    """
+_CNN_DOC = """
     Parameters
     ----------
     channels : sequence of int, default=(32, 64)
@@ -71,21 +70,18 @@ _CNN_DOC = (
         seeded by the fit's seed. Validation rows, ``predict`` and ``score`` are
         never augmented. Nested parameters (``augment__std``) can be searched.
         Needs a stochastic solver.
-"""
-    + _docs.engine_params(
-        """    learning_rate_init : float, default=0.001
-        Initial learning rate.
-""",
-        """    max_iter : int, default=30
+""" + _docs.parameters(
+    *_docs.ENGINE,
+    *_docs.TAIL,
+    style="torch",
+    max_iter="""    max_iter : int, default=30
         Maximum number of epochs (convolutional nets need far fewer passes than
         scikit-learn's 200 for an MLP).
 """,
-    )
-    + _docs.TAIL_PARAMS
 )
 
 _CNN_ATTRS = (
-    _docs.FIT_ATTRS
+    _docs.attributes(*_docs.FIT_ATTRS)
     + """    input_shape_ : tuple of int
         Shape of one sample as the network reads it, ``(C, H, W)`` or ``(C, T)``.
     module_ : torch.nn.Module
@@ -232,14 +228,12 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
 """
         + _INPUT_NOTE
         + _CNN_DOC
-        + """    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, as in scikit-learn's linear models.
-
+        + _docs.parameters("class_weight", "**kwargs")
+        + """
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray
-        Class labels.
 """
+        + _docs.attributes("classes_")
         + _CNN_ATTRS
         + """
     See Also
@@ -304,7 +298,6 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
-        class_weight: dict | str | None = None,
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
@@ -318,6 +311,7 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         accumulation_steps: int = 1,
         compile: bool | dict = False,
         loader_kwargs: dict | None = None,
+        class_weight: dict | str | None = None,
         **kwargs,
     ) -> None:
         self.channels = channels
@@ -333,42 +327,44 @@ class CNNClassifier(_CNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.activation = activation
         self.input_shape = input_shape
         self.augment = augment
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
         self.class_weight = class_weight
-        self.device = device
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
-        self.loader_kwargs = loader_kwargs
-        self._set_nested(kwargs)
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )
 
 
 class CNNRegressor(_CNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -382,12 +378,8 @@ class CNNRegressor(_CNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
 """
         + _INPUT_NOTE
         + _CNN_DOC
-        + """    loss : {"squared_error", "absolute_error", "huber", "poisson"}, \
-default="squared_error"
-        Loss optimised (on scaled targets).
-    scale_target : bool, default=True
-        Standardise the targets for training and undo it at prediction.
-
+        + _docs.parameters("loss", "scale_target", "**kwargs")
+        + """
     Attributes
     ----------
 """
@@ -434,7 +426,6 @@ default="squared_error"
         activation: str = "relu",
         input_shape: Sequence[int] | None = None,
         augment: Transform | Sequence | Callable | None = None,
-        loss: str = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
@@ -456,7 +447,6 @@ default="squared_error"
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
-        scale_target: bool = True,
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
@@ -470,6 +460,8 @@ default="squared_error"
         accumulation_steps: int = 1,
         compile: bool | dict = False,
         loader_kwargs: dict | None = None,
+        loss: str = "squared_error",
+        scale_target: bool = True,
         **kwargs,
     ) -> None:
         self.channels = channels
@@ -486,39 +478,41 @@ default="squared_error"
         self.input_shape = input_shape
         self.augment = augment
         self.loss = loss
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
         self.scale_target = scale_target
-        self.device = device
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
-        self.loader_kwargs = loader_kwargs
-        self._set_nested(kwargs)
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from sknn.base import BaseNeuralNet
+from sknn.estimators import _docs
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators._sizes import as_sizes
@@ -18,70 +19,7 @@ from sknn.modules import ACTIVATIONS, MLP
 from sknn.training.losses import REGRESSION_LOSSES
 from sknn.utils._compat import Interval, StrOptions
 
-SCORING_DOC = """    scoring : str, callable, list, tuple, dict or None, default=None
-        What the held-out rows are scored with, each epoch, when there are any
-        (``early_stopping=True``, a callback that monitors a ``valid_*`` metric).
-        ``None``: ``valid_score`` is accuracy (R² for regressors), computed on the
-        device. ``"loss"``: ``valid_score`` is minus the validation loss. A
-        scikit-learn scorer name (``"f1"``, ``"roc_auc"``, ``"neg_log_loss"`` ...;
-        see :func:`sklearn.metrics.get_scorer_names`) or a callable
-        ``scorer(estimator, X, y)``: ``valid_score`` is its value (also recorded as
-        ``valid_<name>`` for a name), so ``early_stopping`` and
-        ``validation_scores_`` follow it. A callable gets the validation rows as
-        ``X`` (as given to ``fit``; refused for a Dataset streamed batch by batch)
-        and, as ``estimator``, the epoch's predictions of those rows (other rows
-        are predicted with the current weights). A list or tuple of names, or a dict of
-        names to scorers, records each as ``valid_<name>`` and keeps the default
-        ``valid_score``. Scorers run on the host on the validation predictions
-        (:class:`~sknn.callbacks.ValidationPredictions`, which callbacks
-        also see as ``trainer.validation``); the default reads nothing more.
-"""
-
-SCALE_PARAMS_DOC = """
-    data_placement : {"auto", "device", "stream"}, default="auto"
-        Where the training rows live during ``fit``. ``"device"`` copies them to
-        the device once (the fastest path); ``"stream"`` keeps them on the host (a
-        ``numpy.memmap`` stays on disk) and moves one batch at a time, the next one
-        prepared in a background thread; ``"auto"`` streams only when the inputs
-        (in the fit dtype) take more than ``memory_budget`` bytes. Both give the
-        same model for the same seed. One dense array streams, and so does a
-        map-style torch ``Dataset`` (its items loaded batch by batch through a
-        ``DataLoader``; only its targets are read up front); sparse matrices,
-        several inputs in arrays and DataLoaders keep their own paths. See "Data
-        larger than memory" on the "Your data, your way" page.
-    memory_budget : int or None, default=None
-        Bytes the training inputs may take on the device when
-        ``data_placement="auto"`` (and the validation rows of a streamed fit);
-        ``None`` is half of the device's free memory (of the available RAM on a
-        CPU).
-    autocast : {None, "bfloat16", "float16"}, default=None
-        Mixed precision: the forward pass runs under ``torch.autocast`` in this
-        dtype; the loss, the weights and the optimiser stay in float32.
-        ``"float16"`` needs CUDA and scales the loss with a gradient scaler;
-        ``"bfloat16"`` works on CUDA and on CPUs. Predictions are made in full
-        precision. See the "Speed and memory" page.
-    accumulation_steps : int, default=1
-        Optimiser steps are taken every ``accumulation_steps`` batches, on the
-        gradient of their union: ``batch_size=b, accumulation_steps=k`` trains as
-        ``batch_size=k * b`` does (to float rounding; batch normalisation and
-        dropout still see batches of ``b``) with the memory of ``b`` rows.
-    compile : bool or dict, default=False
-        Train a ``torch.compile``-d module (a dict holds ``torch.compile``'s
-        options, e.g. ``{"mode": "max-autotune"}``). The first epoch pays the
-        compilation; measure before you keep it (see the "Speed and memory" page).
-    embedding_dim : int or None, default=None
-        Width of each categorical column's embedding when ``X`` is a raw DataFrame
-        (categorical, string or boolean columns, or missing values; see the "Raw
-        tables" page). ``None`` sizes each column by its number of categories
-        ``n``: ``min(50, round(1.6 * n ** 0.56))``. Not used for arrays.
-    loader_kwargs : dict, default=None
-        Options of the ``torch.utils.data.DataLoader`` that reads (or streams) a
-        ``Dataset`` given as ``X``: ``num_workers``, ``pin_memory``, ``collate_fn``,
-        ``batch_size`` (rows read per batch), ...; see the "Your data, your way"
-        page. Arrays never go through a loader.
-"""
-
-_COMMON_DOC = (
+_PARAMS = (
     """
     Parameters
     ----------
@@ -91,132 +29,19 @@ _COMMON_DOC = (
         Hidden-layer activation: scikit-learn's ``"identity"``, ``"logistic"``,
         ``"tanh"``, ``"relu"``, plus ``"leaky_relu"``, ``"elu"``, ``"selu"``, ``"gelu"``,
         ``"silu"``, ``"mish"``, ``"softplus"``.
-    solver : str, default="adam"
-        ``"adam"``, ``"sgd"``, ``"lbfgs"`` (full batch, as in scikit-learn) or another
-        torch optimiser: ``"adamw"``, ``"nadam"``, ``"radam"``, ``"rmsprop"``,
-        ``"adagrad"``.
-    alpha : float, default=0.0001
-        L2 penalty on the weights (not the biases), scaled as in scikit-learn:
-        ``0.5 * alpha * ||W||^2 / batch_size`` is added to the loss. With
-        ``solver="adamw"`` it is the decoupled weight decay instead.
-    batch_size : int or "auto", default="auto"
-        Rows per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Learning-rate schedule, as in scikit-learn: it applies to ``solver="sgd"``
-        only (see ``learning_rate_mode``). ``"adaptive"`` divides the rate by 5 when
-        ``n_iter_no_change`` epochs bring no ``tol`` improvement, until it falls below
-        1e-6; with other solvers such a plateau ends training.
-    learning_rate_init : float, default=0.001
-        Initial learning rate.
-    power_t : float, default=0.5
-        Exponent of the ``"invscaling"`` schedule.
-    max_iter : int, default=200
-        Maximum number of epochs; for ``solver="lbfgs"``, of L-BFGS iterations.
-    shuffle : bool, default=True
-        Reshuffle the rows every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds everything: initialisation, shuffling, dropout and the validation split.
-    tol : float, default=1e-4
-        Improvement below which an epoch counts as no progress. For
-        ``solver="lbfgs"`` it is scikit-learn's ``gtol`` instead: L-BFGS stops when
-        the largest gradient component is at most ``tol``.
-    verbose : bool or int, default=False
-        Print one line per epoch (loss, validation loss and score, rate, time).
-    warm_start : bool, default=False
-        Reuse the previous solution as the starting point of the next ``fit``.
-    momentum : float, default=0.9
-        Momentum for ``"sgd"`` (and ``"rmsprop"``). The velocity holds the learning
-        rate as in scikit-learn, so a schedule's new rate applies to the next
-        gradients only (see ``learning_rate_mode``).
-    nesterovs_momentum : bool, default=True
-        Use Nesterov's momentum with ``"sgd"``.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified for classifiers,
-        seeded by ``random_state``), stop when the validation score stops improving,
-        and restore the weights of the best epoch. As in scikit-learn it raises a
-        ``ValueError`` when a class has one member or fewer than 2 rows would be
-        held out, and it does not apply to ``solver="lbfgs"`` (ignored) nor to
-        ``partial_fit`` (which raises).
-    validation_fraction : float, default=0.1
-        Share of rows held out for early stopping or validation callbacks.
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam-family parameters.
-    n_iter_no_change : int or np.inf, default=10
-        Epochs without ``tol`` improvement before stopping; ``np.inf`` never stops
-        early. Not used by ``solver="lbfgs"``.
-    max_fun : int, default=15000
-        ``solver="lbfgs"`` only: maximum number of loss evaluations (line searches
-        included), as in scikit-learn; reaching it ends training with a
-        ``ConvergenceWarning``.
-    learning_rate_mode : {"sklearn", "torch"}, default="sklearn"
-        ``"sklearn"``: ``learning_rate`` schedules apply to ``solver="sgd"`` only and
-        the momentum velocity holds the rate, as in scikit-learn.
-        ``"torch"``: schedules apply to every stochastic solver (``"adam"``
-        included), and SGD keeps ``torch.optim.SGD``'s momentum buffer, which a
-        change of rate rescales as a whole. The two are identical under a constant
-        rate.
-    dropout : float, default=0.0
+"""
+    + _docs.parameters(*_docs.ENGINE, "learning_rate_mode")
+    + """    dropout : float, default=0.0
         Dropout probability after each hidden activation.
     batch_norm : bool, default=False
         Batch normalisation before each hidden activation.
-    device : str or torch.device, default="auto"
-        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    dtype : {"auto", "float32", "float64"}, default="auto"
-        Floating precision of the weights, of the data on the device and of the
-        predictions. ``"auto"`` keeps the input's precision as scikit-learn does:
-        float32 input trains in float32, float64 (and integer) input in float64;
-        on a GPU it is float32 (most GPUs are many times slower in float64).
-        ``"float32"`` is faster on CPU too (about 1.5-2x on a 2-core machine).
-    callbacks : list of Callback, default=None
-        Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
 """
-    + SCORING_DOC
-    + """    n_threads : int or None, default=None
-        CPU threads torch uses during ``fit`` and ``predict``. ``None`` picks them
-        from the work and the machine: one thread for small networks, never more
-        than the idle cores, torch's current limit (``OMP_NUM_THREADS``,
-        ``threadpoolctl``, joblib workers) or one in a worker thread. Set only for
-        the duration of the call; torch's own setting is restored afterwards. See
-        the "Speed and memory" page of the documentation.
-    optimizer : torch.optim.Optimizer class or callable, default=None
-        The optimiser, built with ``lr=learning_rate_init`` and the ``optimizer__``
-        options; replaces ``solver`` (then leave ``solver`` and its parameters at
-        their defaults). ``None`` is the optimiser ``solver`` names. See the "Your
-        own loss, optimiser and parameter groups" page of the documentation.
-    criterion : torch loss class, instance or callable, default=None
-        The training loss, ``criterion(output, target) -> scalar`` on the raw
-        output (logits for classifiers); a class is built with the ``criterion__``
-        options. ``None`` is the default loss.
-"""
-    + SCALE_PARAMS_DOC
-    + """    **kwargs : dict
-        Nested parameters: ``optimizer__<option>`` (and ``optimizer__param_groups``,
-        a list of ``(pattern, options)`` pairs matched against parameter names),
-        ``criterion__<option>``. Taken by ``get_params``, ``set_params`` and the
-        searches like any other parameter.
-"""
+    + _docs.parameters(*_docs.TAIL, "embedding_dim")
 )
 
-_COMMON_ATTRS = """
-    loss_ : float
-        The training loss of the last epoch (with the L2 term).
-    best_loss_ : float or None
-        Lowest training loss; ``None`` with ``early_stopping=True``.
-    loss_curve_ : list of float
-        Training loss of each epoch.
-    validation_scores_ : list of float or None
-        Validation score of each epoch with ``early_stopping=True``.
-    best_validation_score_ : float or None
-        Best validation score with ``early_stopping=True``.
-    history_ : History
-        One record per epoch: ``train_loss``, ``valid_loss``, ``valid_score``
-        (when validating), ``lr``, ``dur``.
-    n_iter_ : int
-        Number of epochs run by the last ``fit`` (a warm-started ``fit`` counts its
-        own, as in scikit-learn), or by all ``partial_fit`` calls.
-    t_ : int
-        Number of training rows seen by the solver.
-    coefs_ : list of ndarray
+_ATTRS = (
+    _docs.attributes(*_docs.FIT_ATTRS)
+    + """    coefs_ : list of ndarray
         Weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` as in scikit-learn.
         Assignable: ``est.coefs_ = [...]`` sets the network's weights (on a fitted
         estimator at once; on an unfitted one at the first ``partial_fit``, or
@@ -226,23 +51,10 @@ _COMMON_ATTRS = """
         assignable like ``coefs_``.
     n_layers_ : int
         Number of layers (input and output included).
-    n_outputs_ : int
-        Number of output units.
-    out_activation_ : str
-        Output activation.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Feature names seen in ``fit`` (DataFrames with string columns only).
     module_ : torch.nn.Module
         The trained network (:class:`sknn.modules.MLP`).
-    device_ : str
-        The device the network lives on.
-    callbacks_ : list of Callback
-        The callbacks as fitted.
-    stop_reason_ : str or None
-        Why training stopped before ``max_iter``.
 """
+)
 
 
 class _MLPMixin:
@@ -395,15 +207,14 @@ class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralN
     plus dropout, batch norm, more activations and solvers, ``class_weight``,
     ``device``, callbacks and a per-epoch ``history_`` with validation loss.
 """
-        + _COMMON_DOC
-        + """    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, as in scikit-learn's linear models.
-
+        + _PARAMS
+        + _docs.parameters("class_weight", "**kwargs")
+        + """
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray
-        Class labels."""
-        + _COMMON_ATTRS
+"""
+        + _docs.attributes("classes_")
+        + _ATTRS
         + """
     See Also
     --------
@@ -454,11 +265,10 @@ class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralN
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
+        learning_rate_mode: str = "sklearn",
         dropout: float = 0.0,
         batch_norm: bool = False,
-        class_weight: dict | str | None = None,
         device: str | torch.device = "auto",
-        learning_rate_mode: str = "sklearn",
         dtype: str = "auto",
         callbacks: list | None = None,
         scoring: str | Callable | list | tuple | dict | None = None,
@@ -472,50 +282,53 @@ class MLPClassifier(TableMixin, _MLPMixin, NeuralNetClassifierMixin, BaseNeuralN
         compile: bool | dict = False,
         loader_kwargs: dict | None = None,
         embedding_dim: int | None = None,
+        class_weight: dict | str | None = None,
         **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self.learning_rate_mode = learning_rate_mode
         self.dropout = dropout
         self.batch_norm = batch_norm
-        self.class_weight = class_weight
-        self.device = device
-        self.learning_rate_mode = learning_rate_mode
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
-        self.loader_kwargs = loader_kwargs
         self.embedding_dim = embedding_dim
-        self._set_nested(kwargs)
+        self.class_weight = class_weight
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )
 
 
 class MLPRegressor(TableMixin, _MLPMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -527,19 +340,13 @@ class MLPRegressor(TableMixin, _MLPMixin, NeuralNetRegressorMixin, BaseNeuralNet
     activations, solvers and losses, target scaling, ``device``, callbacks and a
     per-epoch ``history_`` with validation loss.
 """
-        + _COMMON_DOC
-        + """    loss : {"squared_error", "absolute_error", "huber", "poisson"}, \
-default="squared_error"
-        Loss optimised (on scaled targets). ``"poisson"`` uses a log link and needs
-        non-negative targets.
-    scale_target : bool, default=True
-        Standardise the targets for training (divide by their mean for
-        ``"poisson"``) and undo it at prediction, so raw targets in the hundreds
-        train as well as scaled ones. ``loss_`` is then on the scaled targets.
-
+        + _PARAMS
+        + _docs.parameters("loss", "scale_target", "**kwargs")
+        + """
     Attributes
-    ----------"""
-        + _COMMON_ATTRS
+    ----------
+"""
+        + _ATTRS
         + """
     See Also
     --------
@@ -570,7 +377,6 @@ default="squared_error"
         hidden_layer_sizes: Sequence[int] | int = (100,),
         activation: str = "relu",
         *,
-        loss: str = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
@@ -592,11 +398,10 @@ default="squared_error"
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
+        learning_rate_mode: str = "sklearn",
         dropout: float = 0.0,
         batch_norm: bool = False,
-        scale_target: bool = True,
         device: str | torch.device = "auto",
-        learning_rate_mode: str = "sklearn",
         dtype: str = "auto",
         callbacks: list | None = None,
         scoring: str | Callable | list | tuple | dict | None = None,
@@ -610,48 +415,52 @@ default="squared_error"
         compile: bool | dict = False,
         loader_kwargs: dict | None = None,
         embedding_dim: int | None = None,
+        loss: str = "squared_error",
+        scale_target: bool = True,
         **kwargs,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.loss = loss
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self.learning_rate_mode = learning_rate_mode
         self.dropout = dropout
         self.batch_norm = batch_norm
-        self.scale_target = scale_target
-        self.device = device
-        self.learning_rate_mode = learning_rate_mode
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
-        self.loader_kwargs = loader_kwargs
         self.embedding_dim = embedding_dim
-        self._set_nested(kwargs)
+        self.loss = loss
+        self.scale_target = scale_target
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )

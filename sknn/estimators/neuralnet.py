@@ -18,10 +18,10 @@ from sknn.data.multi import (
     example_inputs,
     multi_input_meta,
 )
+from sknn.estimators import _docs
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators._tables import TableMixin, check_targets
-from sknn.estimators.mlp import SCALE_PARAMS_DOC, SCORING_DOC
 from sknn.modules import MLP, KeywordInputs
 from sknn.training.losses import REGRESSION_LOSSES
 from sknn.utils._compat import Interval, StrOptions
@@ -29,8 +29,7 @@ from sknn.utils._compat import Interval, StrOptions
 #: Fit-time facts a module may declare among its keyword arguments.
 FIT_TIME_FACTS = ("n_features_in", "n_outputs", "input_shape")
 
-_DOC_PARAMS = (
-    """
+_DOC_PARAMS = """
     Parameters
     ----------
     module : torch.nn.Module class, callable or instance, default=None
@@ -44,105 +43,22 @@ _DOC_PARAMS = (
         loss applies the link.
     module_kwargs : dict, default=None
         Keyword arguments of ``module``.
-    solver : str, default="adam"
-        ``"adam"``, ``"sgd"``, ``"lbfgs"``, ``"adamw"``, ``"nadam"``, ``"radam"``,
-        ``"rmsprop"`` or ``"adagrad"``.
-    alpha : float, default=0.0001
-        L2 penalty on the weights (tensors with more than one dimension), scaled as
-        in scikit-learn's MLP.
-    batch_size : int or "auto", default="auto"
-        Rows per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Learning-rate schedule.
-    learning_rate_init : float, default=0.001
-        Initial learning rate.
-    power_t : float, default=0.5
-        Exponent of the ``"invscaling"`` schedule.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    shuffle : bool, default=True
-        Reshuffle the rows every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, dropout and the validation split.
-    tol : float, default=1e-4
-        Improvement below which an epoch counts as no progress.
-    verbose : bool or int, default=False
-        Print one line per epoch.
-    warm_start : bool, default=False
-        Reuse the previous solution as the starting point of the next ``fit``.
-    momentum : float, default=0.9
-        Momentum for ``"sgd"`` (and ``"rmsprop"``).
-    nesterovs_momentum : bool, default=True
-        Use Nesterov's momentum with ``"sgd"``.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when the validation
-        score stops improving, restoring the best weights.
-    validation_fraction : float, default=0.1
-        Share of rows held out for early stopping or validation callbacks.
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam-family parameters.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
-    max_fun : int, default=15000
-        Maximum loss evaluations per L-BFGS iteration.
-    device : str or torch.device, default="auto"
-        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    dtype : {"float32", "float64"}, default="float32"
-        Floating precision of the weights and of the data on the device.
-    callbacks : list of Callback, default=None
-        Hooks into training (see :mod:`sknn.callbacks`); cloned at each fit.
-"""
-    + SCORING_DOC
-    + """    n_threads : int or None, default=None
-        CPU threads torch uses during ``fit`` and ``predict``. ``None`` picks them
-        from the work and the machine: one thread for small networks, never more
-        than the idle cores, torch's current limit (``OMP_NUM_THREADS``,
-        ``threadpoolctl``, joblib workers) or one in a worker thread. Set only for
-        the duration of the call; torch's own setting is restored afterwards. See
-        the "Speed and memory" page of the documentation.
-    optimizer : torch.optim.Optimizer class or callable, default=None
-        The optimiser, built with ``lr=learning_rate_init`` and the ``optimizer__``
-        options; replaces ``solver`` (then leave ``solver`` and its parameters at
-        their defaults). ``None`` is the optimiser ``solver`` names. See the "Your
-        own loss, optimiser and parameter groups" page of the documentation.
-    criterion : torch loss class, instance or callable, default=None
-        The training loss, ``criterion(output, target) -> scalar`` on the raw
-        output (logits for classifiers); a class is built with the ``criterion__``
-        options. ``None`` is the default loss.
-"""
-    + SCALE_PARAMS_DOC
-    + """    **kwargs : dict
+""" + _docs.parameters(*_docs.ENGINE, *_docs.TAIL, "embedding_dim", style="torch")
+
+# The nested parameters: the user's module's too.
+_KWARGS_DOC = """    **kwargs : dict
         Nested parameters: ``optimizer__<option>`` (and ``optimizer__param_groups``,
         a list of ``(pattern, options)`` pairs matched against parameter names),
         ``criterion__<option>`` and ``module__<argument>`` (merged with
         ``module_kwargs``). Taken by ``get_params``, ``set_params`` and the searches
         like any other parameter.
 """
-)
 
-_DOC_ATTRS = """
-    module_ : torch.nn.Module
+_DOC_ATTRS = _docs.attributes(*_docs.FIT_ATTRS) + (
+    """    module_ : torch.nn.Module
         The trained network.
-    n_outputs_ : int
-        Width of the network output.
-    loss_ : float
-        Training loss of the last epoch.
-    loss_curve_ : list of float
-        Training loss of each epoch.
-    history_ : History
-        One record per epoch (``train_loss``, ``valid_loss``, ``valid_score``, ``lr``,
-        ``dur``).
-    n_iter_ : int
-        Number of epochs run.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Feature names seen in ``fit`` (DataFrames with string columns only).
-    device_ : str
-        The device the network lives on.
-    callbacks_ : list of Callback
-        The callbacks as fitted.
 """
+)
 
 
 class _ModuleMixin:
@@ -304,13 +220,13 @@ class NeuralNetClassifier(
     for the MLP. Inputs are 2-D tables ``(n_samples, n_features)``.
 """
         + _DOC_PARAMS
-        + """    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss.
-
+        + _docs.parameters("class_weight")
+        + _KWARGS_DOC
+        + """
     Attributes
     ----------
-    classes_ : ndarray
-        Class labels."""
+"""
+        + _docs.attributes("classes_")
         + _DOC_ATTRS
         + """
     See Also
@@ -371,13 +287,11 @@ class NeuralNetClassifier(
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
-        class_weight: dict | str | None = None,
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
         scoring: str | Callable | list | tuple | dict | None = None,
         n_threads: int | None = None,
-        loader_kwargs: dict | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
         data_placement: str = "auto",
@@ -385,48 +299,52 @@ class NeuralNetClassifier(
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         embedding_dim: int | None = None,
+        class_weight: dict | str | None = None,
         **kwargs,
     ) -> None:
         self.module = module
         self.module_kwargs = module_kwargs
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.class_weight = class_weight
-        self.device = device
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.loader_kwargs = loader_kwargs
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
         self.embedding_dim = embedding_dim
-        self._set_nested(kwargs)
+        self.class_weight = class_weight
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )
 
 
 class NeuralNetRegressor(
@@ -439,14 +357,12 @@ class NeuralNetRegressor(
     back on the original scale, 1-D for a single target.
 """
         + _DOC_PARAMS
-        + """    loss : {"squared_error", "absolute_error", "huber", "poisson"}, \
-default="squared_error"
-        Loss optimised (on scaled targets).
-    scale_target : bool, default=True
-        Standardise the targets for training and undo it at prediction.
-
+        + _docs.parameters("loss", "scale_target")
+        + _KWARGS_DOC
+        + """
     Attributes
-    ----------"""
+    ----------
+"""
         + _DOC_ATTRS
         + """
     See Also
@@ -479,7 +395,6 @@ default="squared_error"
         module=None,
         module_kwargs: dict | None = None,
         *,
-        loss: str = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
@@ -501,13 +416,11 @@ default="squared_error"
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
-        scale_target: bool = True,
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
         scoring: str | Callable | list | tuple | dict | None = None,
         n_threads: int | None = None,
-        loader_kwargs: dict | None = None,
         optimizer: type | Callable | None = None,
         criterion: type | Callable | None = None,
         data_placement: str = "auto",
@@ -515,49 +428,54 @@ default="squared_error"
         autocast: str | None = None,
         accumulation_steps: int = 1,
         compile: bool | dict = False,
+        loader_kwargs: dict | None = None,
         embedding_dim: int | None = None,
+        loss: str = "squared_error",
+        scale_target: bool = True,
         **kwargs,
     ) -> None:
         self.module = module
         self.module_kwargs = module_kwargs
-        self.loss = loss
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.scale_target = scale_target
-        self.device = device
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.loader_kwargs = loader_kwargs
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
         self.embedding_dim = embedding_dim
-        self._set_nested(kwargs)
+        self.loss = loss
+        self.scale_target = scale_target
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )
 
 
 __all__ = ["FIT_TIME_FACTS", "NeuralNetClassifier", "NeuralNetRegressor"]

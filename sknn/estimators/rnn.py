@@ -29,8 +29,7 @@ from sknn.modules.rnn import CELLS, POOLINGS, RNN
 from sknn.training.losses import REGRESSION_LOSSES
 from sknn.utils._compat import Interval, StrOptions
 
-_RNN_DOC = (
-    """
+_RNN_DOC = """
     Parameters
     ----------
     cell : {"gru", "lstm", "rnn"}, default="gru"
@@ -61,25 +60,25 @@ _RNN_DOC = (
         Shape of one sequence in a 2-D table: the columns are reshaped to ``(T, F)``
         (C order: step by step). Without it each row of a table is a univariate
         sequence of ``n_features`` steps.
-"""
-    + _docs.engine_params(
-        learning_rate_init="""    learning_rate_init : float, default=0.005
+""" + _docs.parameters(
+    *_docs.ENGINE,
+    *_docs.TAIL,
+    style="torch",
+    learning_rate_init="""    learning_rate_init : float, default=0.005
         Initial learning rate (recurrent nets train well with a larger step than
         scikit-learn's 0.001).
 """,
-        max_iter="""    max_iter : int, default=100
+    max_iter="""    max_iter : int, default=100
         Maximum number of epochs.
 """,
-        batch_size="""    batch_size : int or "auto", default=32
+    batch_size="""    batch_size : int or "auto", default=32
         Sequences per mini-batch (``"auto"`` is ``min(200, n_samples)``); recurrent
         nets on small data sets need more, smaller steps than an MLP.
 """,
-    )
-    + _docs.TAIL_PARAMS
 )
 
 _RNN_ATTRS = (
-    _docs.FIT_ATTRS
+    _docs.attributes(*_docs.FIT_ATTRS)
     + """    module_ : torch.nn.Module
         The trained network (:class:`sknn.modules.RNN`).
 """
@@ -249,14 +248,12 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
 """
         + _INPUT_NOTE
         + _RNN_DOC
-        + """    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, as in scikit-learn's linear models.
-
+        + _docs.parameters("class_weight", "**kwargs")
+        + """
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray
-        Class labels.
 """
+        + _docs.attributes("classes_")
         + _RNN_ATTRS
         + """
     See Also
@@ -317,7 +314,6 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
-        class_weight: dict | str | None = None,
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
@@ -331,6 +327,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         accumulation_steps: int = 1,
         compile: bool | dict = False,
         loader_kwargs: dict | None = None,
+        class_weight: dict | str | None = None,
         **kwargs,
     ) -> None:
         self.cell = cell
@@ -342,42 +339,44 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.input_shape = input_shape
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
         self.class_weight = class_weight
-        self.device = device
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
-        self.loader_kwargs = loader_kwargs
-        self._set_nested(kwargs)
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )
 
 
 class RNNRegressor(_RNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -391,12 +390,8 @@ class RNNRegressor(_RNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
 """
         + _INPUT_NOTE
         + _RNN_DOC
-        + """    loss : {"squared_error", "absolute_error", "huber", "poisson"}, \
-default="squared_error"
-        Loss optimised (on scaled targets).
-    scale_target : bool, default=True
-        Standardise the targets for training and undo it at prediction.
-
+        + _docs.parameters("loss", "scale_target", "**kwargs")
+        + """
     Attributes
     ----------
 """
@@ -439,7 +434,6 @@ default="squared_error"
         hidden_layer_sizes: Sequence[int] = (),
         activation: str = "relu",
         input_shape: Sequence[int] | None = None,
-        loss: str = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = 32,
@@ -461,7 +455,6 @@ default="squared_error"
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
-        scale_target: bool = True,
         device: str | torch.device = "auto",
         dtype: str = "float32",
         callbacks: list | None = None,
@@ -475,6 +468,8 @@ default="squared_error"
         accumulation_steps: int = 1,
         compile: bool | dict = False,
         loader_kwargs: dict | None = None,
+        loss: str = "squared_error",
+        scale_target: bool = True,
         **kwargs,
     ) -> None:
         self.cell = cell
@@ -487,39 +482,41 @@ default="squared_error"
         self.activation = activation
         self.input_shape = input_shape
         self.loss = loss
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
         self.scale_target = scale_target
-        self.device = device
-        self.dtype = dtype
-        self.callbacks = callbacks
-        self.scoring = scoring
-        self.n_threads = n_threads
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.data_placement = data_placement
-        self.memory_budget = memory_budget
-        self.autocast = autocast
-        self.accumulation_steps = accumulation_steps
-        self.compile = compile
-        self.loader_kwargs = loader_kwargs
-        self._set_nested(kwargs)
+        super().__init__(
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            dtype=dtype,
+            callbacks=callbacks,
+            scoring=scoring,
+            n_threads=n_threads,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_placement=data_placement,
+            memory_budget=memory_budget,
+            autocast=autocast,
+            accumulation_steps=accumulation_steps,
+            compile=compile,
+            loader_kwargs=loader_kwargs,
+            **kwargs,
+        )

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sknn.base import BaseNeuralNet
+from sknn.estimators import _docs
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin
 from sknn.estimators._tables import TableMixin
@@ -24,7 +25,6 @@ from sknn.estimators._tabular_base import (
     TabularRegressionTargets,
     tabular_constraints,
 )
-from sknn.estimators.mlp import SCORING_DOC
 from sknn.training.losses import REGRESSION_LOSSES
 from sknn.utils._compat import Interval, StrOptions
 
@@ -159,7 +159,7 @@ default="flat_cos"
         CPU threads torch uses during ``fit`` and ``predict``; ``None`` picks them
         from the work and the machine (see the "Speed and memory" page).
 """
-    + SCORING_DOC.rstrip("\n")
+    + _docs.parameters("scoring").rstrip("\n")
     + """
         The validation score is computed on the members' average."""
 )
