@@ -422,13 +422,13 @@ def _load(archive: Archive, module, types, callbacks, device) -> BaseEstimator:
     frozen_set = set(frozen)
     for pname, p in net.named_parameters():
         p.requires_grad_(pname not in frozen_set)
-    est.module_ = net.to(target).eval()
-    est.device_ = str(target)
-    est.optimizer_ = None
+    restored = {"module_": net.to(target).eval(), "device_": str(target)}
+    restored["optimizer_"] = None
     if _OPTIMIZER in archive:
         # Adam keeps two tensors per weight, L-BFGS up to 2 x history_size.
         blob = archive.read(_OPTIMIZER, 256 * limit + SLACK)
-        est._optimizer_state = load_optimizer_state(blob, name)
+        restored["_optimizer_state"] = load_optimizer_state(blob, name)
+    est.__setstate__(restored)  # the stored-apart members of __getstate__'s state
     return est
 
 
