@@ -41,6 +41,65 @@ from sknn.training.inference import (
 from sknn.utils._compat import Interval, Options, StrOptions, _fit_context
 from sknn.utils.threads import auto_threads, macs_per_row, torch_threads
 
+#: The parameters every network estimator shares, stored by ``BaseNeuralNet.__init__``.
+SHARED_PARAMS = (
+    "solver",
+    "alpha",
+    "batch_size",
+    "learning_rate",
+    "learning_rate_init",
+    "power_t",
+    "max_iter",
+    "shuffle",
+    "random_state",
+    "tol",
+    "verbose",
+    "warm_start",
+    "momentum",
+    "nesterovs_momentum",
+    "early_stopping",
+    "validation_fraction",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+    "n_iter_no_change",
+    "max_fun",
+    "device",
+    "dtype",
+    "callbacks",
+    "scoring",
+    "n_threads",
+    "optimizer",
+    "criterion",
+    "data_placement",
+    "memory_budget",
+    "autocast",
+    "accumulation_steps",
+    "compile",
+    "loader_kwargs",
+)
+
+
+def shared_params(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The shared parameters (and the nested ``**kwargs``) among a constructor's
+    arguments, for ``super().__init__(**shared_params(locals()))``.
+
+    Concrete estimators list every parameter in their own signature (scikit-learn's
+    ``get_params`` reads it), store their own, and hand the shared ones to
+    :class:`BaseNeuralNet`, which stores them in one place.
+
+    Examples
+    --------
+    >>> from sknn.base import SHARED_PARAMS, shared_params
+    >>> args = {name: None for name in SHARED_PARAMS}
+    >>> sorted(shared_params({**args, "self": 0, "kwargs": {"optimizer__x": 1}}))[:3]
+    ['accumulation_steps', 'alpha', 'autocast']
+    """
+    return {
+        **{name: arguments[name] for name in SHARED_PARAMS},
+        **arguments.get("kwargs", {}),
+    }
+
 
 class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
     """Base class of every sknn estimator. Not for direct use.

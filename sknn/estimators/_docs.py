@@ -10,47 +10,23 @@ estimator's signature, defaults and docstring agree.
 
 from __future__ import annotations
 
+from sknn.base import SHARED_PARAMS
+
 __all__ = ["ENGINE", "FIT_ATTRS", "TAIL", "attributes", "parameters"]
 
+_FIRST_TAIL = SHARED_PARAMS.index("device")
+_ADAM = ("beta_1", "beta_2", "epsilon")  # one entry for the three
+
 #: The engine's parameters, in the order the docstrings list them.
-ENGINE = (
-    "solver",
-    "alpha",
-    "batch_size",
-    "learning_rate",
-    "learning_rate_init",
-    "power_t",
-    "max_iter",
-    "shuffle",
-    "random_state",
-    "tol",
-    "verbose",
-    "warm_start",
-    "momentum",
-    "nesterovs_momentum",
-    "early_stopping",
-    "validation_fraction",
-    "beta_1, beta_2, epsilon",
-    "n_iter_no_change",
-    "max_fun",
+ENGINE = tuple(
+    dict.fromkeys(
+        ", ".join(_ADAM) if name in _ADAM else name
+        for name in SHARED_PARAMS[:_FIRST_TAIL]
+    )
 )
 
 #: The parameters after an estimator's own ones.
-TAIL = (
-    "device",
-    "dtype",
-    "callbacks",
-    "scoring",
-    "n_threads",
-    "optimizer",
-    "criterion",
-    "data_placement",
-    "memory_budget",
-    "autocast",
-    "accumulation_steps",
-    "compile",
-    "loader_kwargs",
-)
+TAIL = SHARED_PARAMS[_FIRST_TAIL:]
 
 _PARAMS = {
     "solver": """\

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import check_array, validate_data
 
-from sknn.base import BaseNeuralNet
+from sknn.base import BaseNeuralNet, shared_params
 from sknn.data.inputs import (
     SEQUENCE_LAYOUTS,
     check_sequence_list,
@@ -340,43 +340,7 @@ class RNNClassifier(_RNNMixin, NeuralNetClassifierMixin, BaseNeuralNet):
         self.activation = activation
         self.input_shape = input_shape
         self.class_weight = class_weight
-        super().__init__(
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            device=device,
-            dtype=dtype,
-            callbacks=callbacks,
-            scoring=scoring,
-            n_threads=n_threads,
-            optimizer=optimizer,
-            criterion=criterion,
-            data_placement=data_placement,
-            memory_budget=memory_budget,
-            autocast=autocast,
-            accumulation_steps=accumulation_steps,
-            compile=compile,
-            loader_kwargs=loader_kwargs,
-            **kwargs,
-        )
+        super().__init__(**shared_params(locals()))
 
 
 class RNNRegressor(_RNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
@@ -483,40 +447,4 @@ class RNNRegressor(_RNNMixin, NeuralNetRegressorMixin, BaseNeuralNet):
         self.input_shape = input_shape
         self.loss = loss
         self.scale_target = scale_target
-        super().__init__(
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            device=device,
-            dtype=dtype,
-            callbacks=callbacks,
-            scoring=scoring,
-            n_threads=n_threads,
-            optimizer=optimizer,
-            criterion=criterion,
-            data_placement=data_placement,
-            memory_budget=memory_budget,
-            autocast=autocast,
-            accumulation_steps=accumulation_steps,
-            compile=compile,
-            loader_kwargs=loader_kwargs,
-            **kwargs,
-        )
+        super().__init__(**shared_params(locals()))
