@@ -27,7 +27,8 @@ from sknn.data.adapters import (
 )
 from sknn.finetune import FineTuneMixin
 from sknn.plan import FitRun, fitted_attributes, plan_fit, warn_on_stop
-from sknn.plan.steps import Continued, Network, Runtime, batch_size
+from sknn.plan.optim import Continued, batch_size
+from sknn.plan.steps import Network, Runtime
 from sknn.targets import TargetHandler
 from sknn.training import SOLVERS, TensorData, predict_batched
 from sknn.training.engine import warn_non_finite
@@ -454,7 +455,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         self._warn_on_stop(trainer, run.incremental)
 
     def _batch_size(self, n_samples: int) -> int:
-        """Rows per batch (:func:`sknn.plan.steps.batch_size`); a hook for
+        """Rows per batch (:func:`sknn.plan.optim.batch_size`); a hook for
         estimators whose ``"auto"`` differs."""
         return batch_size(self.batch_size, n_samples, self.solver)
 
@@ -479,7 +480,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
         """Hook: check a freshly built module before training (the user's modules)."""
 
     def _learning_rate_mode(self) -> str:
-        """How ``learning_rate`` applies (:func:`sknn.plan.steps.schedule`):
+        """How ``learning_rate`` applies (:func:`sknn.plan.optim.schedule`):
         ``"torch"`` here, the MLPs' ``learning_rate_mode`` parameter there."""
         return "torch"
 

@@ -12,7 +12,7 @@ import torch
 
 import sknn
 from sknn.finetune import FineTuneOptions
-from sknn.plan import FitRun, plan_fit, steps
+from sknn.plan import FitRun, optim, plan_fit, steps
 from sknn.plan.sources import Validation, fit_sources
 from sknn.targets import ClassTargets, RegressionTargets
 from sknn.training import custom
@@ -59,30 +59,30 @@ def test_a_failed_plan_leaves_an_unfitted_estimator_unfitted(iris):
 
 def test_decay_follows_scikit_learns_l2_arithmetic():
     kw = dict(alpha=0.2, batch_size=10, accumulation_steps=1, weight_decay_option=False)
-    plain = steps.decay(solver="adam", weighted=False, **kw)
+    plain = optim.decay(solver="adam", weighted=False, **kw)
     assert plain.weight_decay == pytest.approx(0.02) and not plain.penalty_in_loss
-    weighted = steps.decay(solver="adam", weighted=True, **kw)
+    weighted = optim.decay(solver="adam", weighted=True, **kw)
     assert weighted.weight_decay == 0.0 and weighted.penalty_in_loss
-    accumulated = steps.decay(
+    accumulated = optim.decay(
         solver="sgd", weighted=False, **{**kw, "accumulation_steps": 4}
     )
     assert accumulated.weight_decay == pytest.approx(0.2 / 40)
-    assert steps.decay(solver="adamw", weighted=True, **kw).weight_decay == 0.2
-    lbfgs = steps.decay(solver="lbfgs", weighted=False, **kw)
+    assert optim.decay(solver="adamw", weighted=True, **kw).weight_decay == 0.2
+    lbfgs = optim.decay(solver="lbfgs", weighted=False, **kw)
     assert lbfgs.weight_decay == 0.0 and lbfgs.report_penalty
-    own = steps.decay(
+    own = optim.decay(
         solver="adam", weighted=True, **{**kw, "weight_decay_option": True}
     )
     assert not own.penalty_in_loss and not own.report_penalty
 
 
 def test_batch_size_is_clipped_with_scikit_learns_warning():
-    assert steps.batch_size("auto", 1000, "adam") == 200
+    assert optim.batch_size("auto", 1000, "adam") == 200
     with pytest.warns(UserWarning, match="It is going to be clipped"):
-        assert steps.batch_size(500, 100, "adam") == 100
+        assert optim.batch_size(500, 100, "adam") == 100
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert steps.batch_size(500, 100, "lbfgs") == 100
+        assert optim.batch_size(500, 100, "lbfgs") == 100
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_batch_size_is_clipped_with_scikit_learns_warning():
     ],
 )
 def test_schedule_applies_learning_rate_as_scikit_learn_or_torch_do(solver, mode, kind):
-    schedule = steps.schedule(
+    schedule = optim.schedule(
         solver=solver,
         learning_rate="invscaling",
         learning_rate_init=0.1,
@@ -104,7 +104,7 @@ def test_schedule_applies_learning_rate_as_scikit_learn_or_torch_do(solver, mode
     assert schedule.kind == kind
     assert schedule.rate_in_velocity == (solver == "sgd" and mode == "sklearn")
     assert (
-        steps.schedule(
+        optim.schedule(
             solver="lbfgs",
             learning_rate="constant",
             learning_rate_init=0.1,
@@ -118,7 +118,7 @@ def test_schedule_applies_learning_rate_as_scikit_learn_or_torch_do(solver, mode
 def test_the_network_step_is_seeded_and_fine_tuning_replaces_the_head(iris):
     X, _ = iris
     clf = sknn.MLPClassifier(**FAST)
-    run = steps.Runtime(torch.device("cpu"), parallel=False, seed=7)
+    run = steps.Runtime(torch.device("cpu"), parallel=False, seed=7, dtype="float64")
     a = steps.network(clf, X, previous=None, n_outputs=3, run=run, use_assigned=False)
     b = steps.network(clf, X, previous=None, n_outputs=3, run=run, use_assigned=False)
     for p, q in zip(a.module.parameters(), b.module.parameters()):
@@ -145,6 +145,7 @@ def test_sources_hold_out_a_stratified_seeded_split(iris):
     def sources(random_state):
         return fit_sources(
             X,
+            y,
             y_enc,
             None,
             device=torch.device("cpu"),
@@ -158,9 +159,10 @@ def test_sources_hold_out_a_stratified_seeded_split(iris):
             seed=0,
         )
 
-    train, valid = sources(0)
+    train, valid, y_true, _ = sources(0)
     assert (train.n_samples, valid.n_samples) == (120, 30)
     assert np.bincount(valid.y.numpy()).tolist() == [10, 10, 10]
+    np.testing.assert_array_equal(targets.transform(y_true), valid.y.numpy())
     assert torch.equal(sources(0)[1].y, valid.y)
     assert not torch.equal(sources(1)[1].inputs[0], valid.inputs[0])
 

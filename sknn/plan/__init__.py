@@ -1,9 +1,11 @@
 """The fit plan: everything ``fit`` decides before its first epoch, as named steps.
 
 ``fit`` reads as four steps: adapt the input, **plan the fit**, train, finish.
-:func:`plan_fit` runs the planning steps of :mod:`sknn.plan.steps` in order and
+:func:`plan_fit` runs the planning steps in order and
 returns a :class:`FitRun` (a frozen record: the :class:`~sknn.training.Trainer`, the
-training and validation batch sources, the random streams, the callbacks):
+training and validation batch sources, the random streams, the callbacks). The steps
+live in :mod:`sknn.plan.steps` (1-6), :mod:`sknn.plan.sources` (7),
+:mod:`sknn.plan.optim` (8-10) and :mod:`sknn.plan.loss` (11):
 
 1. ``check_params``: settings that contradict each other;
 2. ``adapt_input``: Datasets, loaders, dicts, raw tables (:mod:`sknn.data`);
@@ -14,12 +16,13 @@ training and validation batch sources, the random streams, the callbacks):
 6. ``network``: the module built (seeded) or kept, the fine-tuning head; adopted by
    the estimator (``_adopt_network``);
 7. ``sources``: the batch sources of the rows, the validation split or
-   ``eval_set``, augmentation, sharding (:mod:`sknn.plan.sources`);
+   ``eval_set``, augmentation, sharding;
 8. ``decay``: scikit-learn's L2 arithmetic (weight decay or a loss term);
 9. ``optimizer``: built, or continued by ``partial_fit``;
-10. ``schedule``: the learning-rate schedule;
-11. ``trainer``: the loss and the :class:`~sknn.training.Trainer`, whose ``owner``
-    is the estimator.
+10. ``schedule``: the learning-rate schedule, the random streams, the loop's
+    settings;
+11. ``losses``: the loss, the validation score and metrics, the L2 term; then the
+    :class:`~sknn.training.Trainer`, whose ``owner`` is the estimator.
 
 Every step is a function of explicit values, testable alone; only the estimator
 writes its own attributes (``_adopt_targets``, ``_adopt_network``, ``_finish_fit``).

@@ -8,9 +8,8 @@ import torch
 from sklearn.base import clone
 
 from sknn.finetune import FineTuneOptions, FrozenNormEval
-from sknn.plan import steps
-from sknn.plan.sources import Validation, fit_sources
-from sknn.training import TensorData, TrainConfig, Trainer, distributed
+from sknn.plan import loss, optim, sources, steps
+from sknn.training import TensorData, Trainer, distributed
 from sknn.training.precision import compile_module, make_step_plan
 from sknn.utils.random import RNGScope
 
@@ -145,18 +144,10 @@ def plan_fit(
     est._adopt_network(net)
 
     callbacks = [clone(cb) for cb in (est.callbacks or ())]
-    lbfgs = est.solver == "lbfgs"
-    # scikit-learn ignores early_stopping with L-BFGS (no validation split).
-    early_stopping = est.early_stopping and not lbfgs
-    validation = Validation(
-        eval_set=eval_set,
-        split=not incremental
-        and (early_stopping or any(cb.requires_validation for cb in callbacks)),
-        early_stopping=early_stopping,
-        fraction=est.validation_fraction,
-        random_state=est.random_state,
+    validation = sources.validation(
+        est, callbacks, eval_set=eval_set, incremental=incremental
     )
-    train, valid, y_true, w_valid = fit_sources(
+    train, valid, y_true, w_valid = sources.fit_sources(
         X,
         y,
         y_enc,
@@ -174,7 +165,7 @@ def plan_fit(
     )
 
     batch_size = est._batch_size(train.n_samples)
-    decay = steps.decay(
+    decay = optim.decay(
         solver=est.solver,
         alpha=est.alpha,
         batch_size=batch_size,
@@ -184,7 +175,7 @@ def plan_fit(
     )
     lr = est.learning_rate_init if fine_tune is None else fine_tune.learning_rate_init
     continued = est._continued_training() if incremental else None
-    optimizer = steps.optimizer(
+    optimizer = optim.optimizer(
         spec,
         net.module,
         weight_decay=decay.weight_decay,
@@ -194,77 +185,55 @@ def plan_fit(
         previous=None if continued is None else continued.optimizer,
         saved_state=None if continued is None else continued.optimizer_state,
     )
-    loss_fn, score_fn = targets.losses()
-    if est.criterion is not None:
-        loss_fn = steps.user_loss(
-            est.criterion,
-            est._nested("criterion"),
-            targets,
-            device=run.device,
-            dtype=net.torch_dtype,
-            weighted=weights is not None,
-        )
-    score_fn, view, metrics = steps.validation_scoring(
-        est, est.scoring, loss_fn, score_fn, y_true, w_valid
+    fns = loss.losses(
+        est,
+        targets,
+        device=run.device,
+        dtype=net.torch_dtype,
+        weighted=weights is not None,
+        y_true=y_true,
+        w_valid=w_valid,
     )
-    generator = torch.Generator().manual_seed(run.seed + 1)
-    rng = RNGScope(run.seed + 2)  # dropout and any other draw of the forward pass
-    if continued is not None and continued.shuffle_state is not None:
-        # partial_fit continues the shuffling and dropout streams: n calls draw
-        # as one fit of n epochs does.
-        generator.set_state(torch.from_numpy(continued.shuffle_state.copy()))
-        if continued.dropout_state is not None:
-            rng.set_state(continued.dropout_state)
-    step_plan = make_step_plan(
-        run.device,
-        est.autocast,
-        est.accumulation_steps,
-        # partial_fit keeps float16's loss scale from call to call.
-        scaler=None if continued is None else continued.grad_scaler,
-        compile=est.compile,
-    )
-    config = TrainConfig(
-        max_epochs=1
-        if incremental
-        else (est.max_iter if fine_tune is None else fine_tune.max_iter),
-        batch_size=batch_size,
-        shuffle=est.shuffle,
-        tol=est.tol,
-        n_iter_no_change=est.n_iter_no_change,
-        monitor=None
-        if incremental
-        else ("valid_score" if early_stopping else "train_loss"),
-        full_batch=lbfgs,
-        max_fun=est.max_fun,
-        penalty_in_loss=decay.penalty_in_loss,
-    )
+    generator, rng = optim.streams(run.seed, continued)
     module = net.module
     forward = distributed.wrap_module(module, run.device) if run.parallel else module
     trainer = Trainer(
         module,
-        loss_fn,
+        fns.loss,
         optimizer,
-        config,
-        schedule=steps.schedule(
+        optim.train_config(
+            est,
+            batch_size=batch_size,
+            decay=decay,
+            incremental=incremental,
+            early_stopping=validation.early_stopping,
+            fine_tune=fine_tune,
+        ),
+        schedule=optim.schedule(
             solver=est.solver,
             learning_rate=est.learning_rate,
             learning_rate_init=lr,
             power_t=est.power_t,
             mode=est._learning_rate_mode(),
         ),
-        score_fn=score_fn,
-        penalty_fn=steps.l2_penalty(module, est.alpha)
-        if decay.report_penalty
-        else None,
+        score_fn=fns.score,
+        penalty_fn=loss.l2_penalty(module, est.alpha) if decay.report_penalty else None,
         callbacks=[*callbacks, *([FrozenNormEval(net.frozen)] if fine_tune else [])],
         history=net.history,
         state=net.state,
         generator=generator,
         printer=print if est.verbose else None,
         forward_module=compile_module(forward, est.compile),
-        plan=step_plan,
-        validation_view=view if valid is not None else None,
-        metrics_fn=metrics if valid is not None else None,
+        plan=make_step_plan(
+            run.device,
+            est.autocast,
+            est.accumulation_steps,
+            # partial_fit keeps float16's loss scale from call to call.
+            scaler=None if continued is None else continued.grad_scaler,
+            compile=est.compile,
+        ),
+        validation_view=fns.view if valid is not None else None,
+        metrics_fn=fns.metrics if valid is not None else None,
         owner=est,
     )
     return FitRun(
@@ -274,7 +243,7 @@ def plan_fit(
         rng=rng,
         generator=generator,
         callbacks=callbacks,
-        early_stopping=valid is not None and early_stopping,
+        early_stopping=valid is not None and validation.early_stopping,
         incremental=incremental,
         epoch0=epoch0,
     )

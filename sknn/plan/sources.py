@@ -24,7 +24,13 @@ from sknn.training import TensorData, distributed
 from sknn.training.data import require_rows
 from sknn.training.host import choose_source
 
-__all__ = ["NO_ROWS", "Validation", "check_early_stopping_split", "fit_sources"]
+__all__ = [
+    "NO_ROWS",
+    "Validation",
+    "check_early_stopping_split",
+    "fit_sources",
+    "validation",
+]
 
 #: A validation split of a source without rows by index (a loader's own batches).
 NO_ROWS = (
@@ -57,6 +63,22 @@ class Validation:
     early_stopping: bool = False
     fraction: float = 0.1
     random_state: object = None
+
+
+def validation(est, callbacks, *, eval_set=None, incremental=False) -> Validation:
+    """How the fit is validated: ``eval_set``, or a split of the rows for early
+    stopping (not with L-BFGS, as in scikit-learn) or callbacks that monitor
+    ``valid_*``; never for ``partial_fit``."""
+    # scikit-learn ignores early_stopping with L-BFGS (no validation split).
+    early_stopping = est.early_stopping and est.solver != "lbfgs"
+    return Validation(
+        eval_set=eval_set,
+        split=not incremental
+        and (early_stopping or any(cb.requires_validation for cb in callbacks)),
+        early_stopping=early_stopping,
+        fraction=est.validation_fraction,
+        random_state=est.random_state,
+    )
 
 
 def fit_sources(
