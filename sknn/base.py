@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sknn._nested import NestedParamsMixin
+from sknn._params import SHARED_CONSTRAINTS, SHARED_PARAMS, shared_params
 from sknn.data.adapters import (
     adapt_predict_input,
     check_loader_kwargs,
@@ -30,7 +30,7 @@ from sknn.plan import FitRun, fitted_attributes, plan_fit, warn_on_stop
 from sknn.plan.optim import Continued, batch_size
 from sknn.plan.steps import Network, Runtime
 from sknn.targets import TargetHandler
-from sknn.training import SOLVERS, TensorData, predict_batched
+from sknn.training import TensorData, predict_batched
 from sknn.training.engine import warn_non_finite
 from sknn.training.inference import (
     CHUNK_SIZE,
@@ -39,67 +39,11 @@ from sknn.training.inference import (
     n_rows,
     to_device_chunk,
 )
-from sknn.utils._compat import Interval, Options, StrOptions, _fit_context
+from sknn.utils._compat import _fit_context
 from sknn.utils.threads import auto_threads, macs_per_row, torch_threads
 
-#: The parameters every network estimator shares, stored by ``BaseNeuralNet.__init__``.
-SHARED_PARAMS = (
-    "solver",
-    "alpha",
-    "batch_size",
-    "learning_rate",
-    "learning_rate_init",
-    "power_t",
-    "max_iter",
-    "shuffle",
-    "random_state",
-    "tol",
-    "verbose",
-    "warm_start",
-    "momentum",
-    "nesterovs_momentum",
-    "early_stopping",
-    "validation_fraction",
-    "beta_1",
-    "beta_2",
-    "epsilon",
-    "n_iter_no_change",
-    "max_fun",
-    "device",
-    "dtype",
-    "callbacks",
-    "scoring",
-    "n_threads",
-    "optimizer",
-    "criterion",
-    "data_placement",
-    "memory_budget",
-    "autocast",
-    "accumulation_steps",
-    "compile",
-    "loader_kwargs",
-)
-
-
-def shared_params(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The shared parameters (and the nested ``**kwargs``) among a constructor's
-    arguments, for ``super().__init__(**shared_params(locals()))``.
-
-    Concrete estimators list every parameter in their own signature (scikit-learn's
-    ``get_params`` reads it), store their own, and hand the shared ones to
-    :class:`BaseNeuralNet`, which stores them in one place.
-
-    Examples
-    --------
-    >>> from sknn.base import SHARED_PARAMS, shared_params
-    >>> args = {name: None for name in SHARED_PARAMS}
-    >>> sorted(shared_params({**args, "self": 0, "kwargs": {"optimizer__x": 1}}))[:3]
-    ['accumulation_steps', 'alpha', 'autocast']
-    """
-    return {
-        **{name: arguments[name] for name in SHARED_PARAMS},
-        **arguments.get("kwargs", {}),
-    }
+# SHARED_PARAMS and shared_params are declared in sknn._params; kept importable here.
+__all__ = ["SHARED_PARAMS", "BaseNeuralNet", "shared_params"]
 
 
 class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
@@ -109,48 +53,7 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
     (other input layouts) and ``_meta(inputs)`` (other fit-time facts).
     """
 
-    _parameter_constraints: dict = {
-        "solver": [StrOptions(set(SOLVERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "device": [str, torch.device],
-        "dtype": [StrOptions({"auto", "float32", "float64"})],
-        "callbacks": [list, tuple, None],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "optimizer": [callable, None],
-        "criterion": [callable, None],
-        "data_placement": [StrOptions({"auto", "device", "stream"})],
-        "memory_budget": [Interval(Integral, 1, None, closed="left"), None],
-        "autocast": [StrOptions({"bfloat16", "float16"}), None],
-        "accumulation_steps": [Interval(Integral, 1, None, closed="left")],
-        "compile": ["boolean", dict],
-        "loader_kwargs": [dict, None],
-        "scoring": [str, callable, list, tuple, dict, None],
-    }
+    _parameter_constraints: dict = dict(SHARED_CONSTRAINTS)
 
     def __init__(
         self,

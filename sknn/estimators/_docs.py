@@ -10,7 +10,7 @@ estimator's signature, defaults and docstring agree.
 
 from __future__ import annotations
 
-from sknn.base import SHARED_PARAMS
+from sknn._params import SHARED_PARAMS
 
 __all__ = ["ENGINE", "FIT_ATTRS", "TAIL", "attributes", "parameters"]
 

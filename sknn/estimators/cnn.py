@@ -10,7 +10,8 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import validate_data
 
-from sknn.base import BaseNeuralNet, shared_params
+from sknn._params import shared_params
+from sknn.base import BaseNeuralNet
 from sknn.data.augment import Transform, batch_transform
 from sknn.data.inputs import IMAGE_LAYOUTS, image_sample_shape
 from sknn.estimators import _docs

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from sknn.base import BaseNeuralNet, shared_params
+from sknn._params import shared_params
+from sknn.base import BaseNeuralNet
 from sknn.estimators import _docs
 from sknn.estimators._classifier import NeuralNetClassifierMixin
 from sknn.estimators._regressor import NeuralNetRegressorMixin

@@ -10,7 +10,8 @@ from numbers import Integral
 import torch
 from torch import nn
 
-from sknn.base import BaseNeuralNet, shared_params
+from sknn._params import shared_params
+from sknn.base import BaseNeuralNet
 from sknn.data.adapters import StreamInput
 from sknn.data.multi import (
     MultiInput,

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import check_array, validate_data
 
-from sknn.base import BaseNeuralNet, shared_params
+from sknn._params import shared_params
+from sknn.base import BaseNeuralNet
 from sknn.data.inputs import (
     SEQUENCE_LAYOUTS,
     check_sequence_list,

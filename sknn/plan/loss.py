@@ -14,7 +14,7 @@ from sknn.scoring import (
     validation_metrics,
 )
 from sknn.targets import TargetHandler
-from sknn.training.custom import UserLoss
+from sknn.training.user_loss import UserLoss
 
 __all__ = ["Losses", "l2_penalty", "losses", "user_loss", "validation_scoring"]
 

@@ -13,9 +13,9 @@ import math
 
 import torch
 
-from sknn.training.custom import UserLoss
 from sknn.training.data import TensorData
 from sknn.training.engine import Trainer
+from sknn.training.user_loss import UserLoss
 
 #: ``torch.optim`` classes the stacked engine reproduces.
 STACKABLE_OPTIMIZERS = ("Adam", "AdamW", "SGD")
