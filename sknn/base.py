@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import weakref
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,10 @@ from sknn.training.inference import (
 )
 from sknn.utils._compat import _fit_context
 from sknn.utils.threads import auto_threads, macs_per_row, torch_threads
+
+#: Multiply-adds per row of each network measured here, kept while the network lives
+#: (a cache beside the module, not an attribute written into it).
+_MACS_PER_ROW: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 # SHARED_PARAMS and shared_params are declared in sknn._params; kept importable here.
 __all__ = ["SHARED_PARAMS", "BaseNeuralNet", "shared_params"]
@@ -484,13 +489,12 @@ class BaseNeuralNet(NestedParamsMixin, FineTuneMixin, BaseEstimator):
     def _macs_per_row(self, X, device: torch.device) -> float:
         """Multiply-adds of one forward pass per row, estimated once per network."""
         module = self.module_
-        cached = module.__dict__.get("_sknn_macs_per_row")
-        if not isinstance(cached, float):
+        cached = _MACS_PER_ROW.get(module)
+        if cached is None:
             xs = X.inputs if isinstance(X, SOURCES) else as_inputs(X)
             dtype = self._torch_dtype()
             example = tuple(to_device_chunk(x, 0, 1, device, dtype) for x in xs)
-            cached = macs_per_row(module, example)
-            module.__dict__["_sknn_macs_per_row"] = cached
+            cached = _MACS_PER_ROW[module] = macs_per_row(module, example)
         return cached
 
     def _thread_scope(self, X, rows_per_step: int, *, training: bool = False):
