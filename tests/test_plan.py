@@ -159,7 +159,7 @@ def test_sources_hold_out_a_stratified_seeded_split(iris):
             seed=0,
         )
 
-    train, valid, y_true, _ = sources(0)
+    train, valid, y_true, _, _ = sources(0)
     assert (train.n_samples, valid.n_samples) == (120, 30)
     assert np.bincount(valid.y.numpy()).tolist() == [10, 10, 10]
     np.testing.assert_array_equal(targets.transform(y_true), valid.y.numpy())

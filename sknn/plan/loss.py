@@ -50,6 +50,7 @@ def losses(
     weighted: bool,
     y_true=None,
     w_valid=None,
+    x_valid=None,
 ) -> Losses:
     """The loss (the targets', or the estimator's ``criterion``) and the validation
     scoring (:func:`validation_scoring`)."""
@@ -64,7 +65,7 @@ def losses(
             weighted=weighted,
         )
     score_fn, view, metrics = validation_scoring(
-        est, est.scoring, loss_fn, score_fn, y_true, w_valid
+        est, est.scoring, loss_fn, score_fn, y_true, w_valid, x_valid
     )
     return Losses(loss_fn, score_fn, view, metrics)
 
@@ -101,7 +102,7 @@ def user_loss(
     return loss
 
 
-def validation_scoring(est, scoring, loss_fn, score_fn, y_true, w_valid):
+def validation_scoring(est, scoring, loss_fn, score_fn, y_true, w_valid, x_valid=None):
     """What ``scoring`` makes of the validation rows: ``(score_fn, view, metrics)``.
 
     The device score (``None`` where a scikit-learn scorer replaces it; minus the
@@ -117,7 +118,7 @@ def validation_scoring(est, scoring, loss_fn, score_fn, y_true, w_valid):
         score_fn = None
 
     def view(out):
-        return ValidationPredictions(est, out, y_true, w_valid)
+        return ValidationPredictions(est, out, y_true, w_valid, x_valid)
 
     return score_fn, view, validation_metrics(scorers) if scorers else None
 

@@ -106,6 +106,7 @@ def plan_fit(
     targets = est._new_targets()
     spec = steps.check_params(est, targets)
     X, y = steps.adapt_input(est, X, y)
+    given = X  # what a callable scorer's validation rows are taken from
     if incremental and est.early_stopping:
         raise ValueError("partial_fit does not support early_stopping=True")
     keep = hasattr(est, "module_") and (
@@ -145,9 +146,9 @@ def plan_fit(
 
     callbacks = [clone(cb) for cb in (est.callbacks or ())]
     validation = sources.validation(
-        est, callbacks, eval_set=eval_set, incremental=incremental
+        est, callbacks, eval_set=eval_set, incremental=incremental, rows=given
     )
-    train, valid, y_true, w_valid = sources.fit_sources(
+    train, valid, y_true, w_valid, x_valid = sources.fit_sources(
         X,
         y,
         y_enc,
@@ -193,6 +194,7 @@ def plan_fit(
         weighted=weights is not None,
         y_true=y_true,
         w_valid=w_valid,
+        x_valid=x_valid,
     )
     generator, rng = optim.streams(run.seed, continued)
     module = net.module

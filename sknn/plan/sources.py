@@ -19,10 +19,12 @@ from sklearn.utils.validation import check_random_state
 
 from sknn.data.adapters import StreamInput
 from sknn.data.split import validation_split
+from sknn.scoring import wants_rows
 from sknn.targets import TargetHandler
 from sknn.training import TensorData, distributed
 from sknn.training.data import require_rows
 from sknn.training.host import choose_source
+from sknn.utils._compat import _safe_indexing
 
 __all__ = [
     "NO_ROWS",
@@ -56,6 +58,11 @@ class Validation:
         ``validation_fraction``.
     random_state : int, RandomState instance or None
         Seeds the split.
+    scoring : str, callable, list, tuple, dict or None
+        The estimator's ``scoring``: a callable receives the validation rows.
+    rows : array-like, StreamInput or None
+        The rows as given to ``fit`` (after adapting), from which a callable
+        scorer's validation rows are taken.
     """
 
     eval_set: tuple | None = None
@@ -63,12 +70,17 @@ class Validation:
     early_stopping: bool = False
     fraction: float = 0.1
     random_state: object = None
+    scoring: object = None
+    rows: object = None
 
 
-def validation(est, callbacks, *, eval_set=None, incremental=False) -> Validation:
+def validation(
+    est, callbacks, *, eval_set=None, incremental=False, rows=None
+) -> Validation:
     """How the fit is validated: ``eval_set``, or a split of the rows for early
     stopping (not with L-BFGS, as in scikit-learn) or callbacks that monitor
-    ``valid_*``; never for ``partial_fit``."""
+    ``valid_*``; never for ``partial_fit``. ``rows`` are the inputs as given to
+    ``fit``, for a callable scorer."""
     # scikit-learn ignores early_stopping with L-BFGS (no validation split).
     early_stopping = est.early_stopping and est.solver != "lbfgs"
     return Validation(
@@ -78,6 +90,8 @@ def validation(est, callbacks, *, eval_set=None, incremental=False) -> Validatio
         early_stopping=early_stopping,
         fraction=est.validation_fraction,
         random_state=est.random_state,
+        scoring=est.scoring,
+        rows=rows,
     )
 
 
@@ -137,6 +151,8 @@ def fit_sources(
         The batch sources.
     y_true, w_valid : ndarray or None
         The validation rows' targets (as prepared) and weights.
+    x_valid : array-like or None
+        The validation rows as given to ``fit``, when a callable scorer wants them.
     """
     y_dtype = targets.dtype or x_dtype
     if isinstance(X, StreamInput):
@@ -155,7 +171,10 @@ def fit_sources(
             budget=budget,
         )
     valid = y_true = w_valid = None  # the held-out rows, their targets and weights
+    x_valid = None  # the rows a callable scorer gets
     if validation.eval_set is not None:
+        if wants_rows(validation.scoring):
+            x_valid = validation.eval_set[0]
         X_val, y_val = validate_inputs(
             validation.eval_set[0], y=validation.eval_set[1], reset=False
         )
@@ -183,13 +202,16 @@ def fit_sources(
             ),
         )
         require_rows(data, NO_ROWS)
+        held = not isinstance(validation.rows, StreamInput)
+        if wants_rows(validation.scoring, held=held):
+            x_valid = _safe_indexing(validation.rows, va_idx)
         data, valid = data.subset(tr_idx), data.subset(va_idx)
         y_true = y[va_idx]
         w_valid = None if sample_weight is None else sample_weight[va_idx]
     data = train_data(data, seed, device)
     if parallel:
         data = distributed.ShardedData(data, *distributed.rank_and_world())
-    return data, valid, y_true, w_valid
+    return data, valid, y_true, w_valid, x_valid
 
 
 def check_early_stopping_split(n_samples: int, fraction: float, stratify) -> None:
