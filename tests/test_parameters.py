@@ -10,20 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _estimators import ESTIMATORS
 
 import sknn
 from sknn.base import SHARED_PARAMS, BaseNeuralNet
 
-ESTIMATORS = [
-    sknn.MLPClassifier,
-    sknn.MLPRegressor,
-    sknn.CNNClassifier,
-    sknn.CNNRegressor,
-    sknn.RNNClassifier,
-    sknn.RNNRegressor,
-    sknn.NeuralNetClassifier,
-    sknn.NeuralNetRegressor,
-]
 #: The parameters the base stores, from its own signature.
 SHARED = [
     name

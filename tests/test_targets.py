@@ -7,21 +7,12 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _estimators import ESTIMATORS
 
 import sknn
 from sknn.targets import ClassTargets, RegressionTargets
 
 FAST = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu")
-ESTIMATORS = [
-    sknn.MLPClassifier,
-    sknn.MLPRegressor,
-    sknn.CNNClassifier,
-    sknn.CNNRegressor,
-    sknn.RNNClassifier,
-    sknn.RNNRegressor,
-    sknn.NeuralNetClassifier,
-    sknn.NeuralNetRegressor,
-]
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
