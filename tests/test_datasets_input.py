@@ -205,6 +205,31 @@ def test_loaders_of_more_than_256_rows_stream_as_arrays(
         assert _same_weights(ref, est)
 
 
+@pytest.mark.parametrize(
+    "est, shape",
+    [
+        (CNNClassifier(max_iter=2), (1, 6, 6)),
+        (MLPClassifier(hidden_layer_sizes=(8,), batch_norm=True, max_iter=2), (4,)),
+    ],
+    ids=["CNNClassifier", "MLPClassifier"],
+)
+def test_a_last_loader_batch_of_one_row_joins_the_one_before(est, shape):
+    """With batch normalisation, arrays merge a one-row last batch into the batch
+    before it; a loader's one-row last batch used to train alone (other weights for
+    the CNN, an error for the MLP)."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(129, *shape).astype(np.float32)
+    y = (X.reshape(129, -1)[:, 0] > 0).astype(np.int64)
+    est.set_params(batch_size=64, shuffle=False, random_state=0, device="cpu")
+    ref = clone(est).fit(X, y)
+    ds = TensorDataset(torch.tensor(X), torch.tensor(y))
+    streamed = clone(est).fit(DataLoader(ds, batch_size=64))
+    assert _same_weights(ref, streamed)
+    if isinstance(est, MLPClassifier):  # one row per channel: torch refuses
+        with pytest.raises(ValueError, match="DataLoader a batch_size of at least 2"):
+            clone(est).fit(DataLoader(ds, batch_size=1))
+
+
 def test_streamed_regression_and_shuffled_loaders(table):
     X, _ = table
     target = X @ np.array([1.0, -2.0, 0.5, 0.0], dtype=np.float32) + 100.0

@@ -303,6 +303,9 @@ class StreamData:
     ``prepare`` turns one loader batch into validated host inputs and encoded
     targets, which are moved to the device one batch at a time. Its capabilities say
     it has no rows by index (``rows=False``): validation splits need rows in memory.
+    With ``merge_last`` (batch normalisation) it holds two batches back, so that a
+    last batch of one row joins the one before it, as in every other batch source
+    (:func:`~sknn.training.sources.batch_bounds`).
 
     Parameters
     ----------
@@ -365,18 +368,37 @@ class StreamData:
         """Yield the loader's batches as :class:`~sknn.training.sources.Batch`
         records on the device.
 
-        ``batch_size``, ``generator`` and ``merge_last`` do not apply: the loader
-        decides the batches and their order.
+        ``batch_size`` and ``generator`` do not apply: the loader decides the
+        batches and their order. With ``merge_last``, a last batch of one row joins
+        the batch before it.
         """
+        window: list[Batch] = []
         empty = True
         for batch in self.loader:
             empty = False
             xs, y = self.prepare(batch)
-            yield Batch(
-                tuple(self._tensor(x) for x in xs),
-                None if y is None else _to_tensor(y, self.device, self.y_dtype, "y"),
-                None,
+            window.append(
+                Batch(
+                    tuple(self._tensor(x) for x in xs),
+                    None
+                    if y is None
+                    else _to_tensor(y, self.device, self.y_dtype, "y"),
+                    None,
+                )
             )
+            # The oldest of three batches cannot be the one a last row joins.
+            if len(window) > (2 if merge_last else 0):
+                yield window.pop(0)
+        if len(window) == 2 and window[1].inputs[0].shape[0] == 1:
+            before, last = window
+            window = [
+                Batch(
+                    tuple(torch.cat(pair) for pair in zip(before.inputs, last.inputs)),
+                    None if before.y is None else torch.cat([before.y, last.y]),
+                    None,
+                )
+            ]
+        yield from window
         if empty:  # it had rows when they were counted: a one-pass iterable
             raise ValueError(
                 f"The loader yielded nothing on a later pass (it had {self.n_samples} "

@@ -72,8 +72,17 @@ def _clone_params(module: nn.Module) -> dict[str, torch.Tensor]:
 _CHECKED_ROWS = 256
 
 
-def one_row_batch_error(n_samples: int, batch_size: int) -> ValueError:
+def one_row_batch_error(
+    n_samples: int, batch_size: int, streamed: bool = False
+) -> ValueError:
     """The error for a batch-norm module trained on a batch of one row."""
+    if streamed:  # the loader cuts the batches; a lone last row is merged already
+        return ValueError(
+            "Batch normalisation needs at least 2 rows in every training batch, but "
+            f"a batch of the loader had 1 row (n_samples={n_samples}). Give the "
+            "DataLoader a batch_size of at least 2 (a one-row last batch joins the "
+            "batch before it), or drop_last=True, or set batch_norm=False."
+        )
     return ValueError(
         "Batch normalisation needs at least 2 rows in every training batch, but a "
         f"batch had 1 row (n_samples={n_samples}, batch_size={batch_size}). Fit on at "
@@ -533,7 +542,9 @@ class Trainer:
                 loss_t = loss_t + self.penalty_fn(cfg.batch_size * steps)
         except ValueError as exc:
             if _is_one_row_error(exc):  # torch's message names no parameter
-                raise one_row_batch_error(train.n_samples, cfg.batch_size) from exc
+                raise one_row_batch_error(
+                    train.n_samples, cfg.batch_size, train.capabilities.streamed
+                ) from exc
             raise
         except Exception as exc:
             error = compile_error(exc, self.plan.compile)
