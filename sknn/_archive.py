@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,20 @@ class Archive:
         self.size = path.stat().st_size
         try:
             self.zf = zipfile.ZipFile(path)
-            self.infos = {i.filename: i for i in self.zf.infolist()}
+            members = self.zf.infolist()
+            self.infos = {i.filename: i for i in members}
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
             raise ValueError(
                 f"{self.name!r} is corrupt or truncated ({exc}). Nothing was loaded."
             ) from exc
+        if len(self.infos) != len(members):  # which copy would be read is a choice
+            counts = Counter(i.filename for i in members)
+            twice = sorted(k for k, n in counts.items() if n > 1)
+            self.zf.close()
+            raise ValueError(
+                f"{self.name!r} holds the member(s) {twice[:5]} more than once; sknn "
+                "writes each once. Nothing was loaded."
+            )
 
     def __contains__(self, member: str) -> bool:
         return member in self.infos

@@ -483,6 +483,14 @@ def _callbacks_param(name: str, stored: Any, callbacks: list | None) -> Any:
     return type(stored)(kept)
 
 
+def _number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(x is not None and _number(x) for x in v)
+
+
 def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
     """Set fitted attributes: names that shadow nothing, values of the right kinds."""
     from sknn.utils.random import is_generator_state, is_scope_state
@@ -499,6 +507,13 @@ def _set_attributes(name: str, est: BaseEstimator, attrs: dict) -> None:
         "classes_": lambda v: isinstance(v, (np.ndarray, list)),
         "feature_names_in_": lambda v: isinstance(v, np.ndarray) and v.ndim == 1,
         "callbacks_": lambda v: isinstance(v, list),
+        # The training record: numbers (NaN where scikit-learn records it).
+        "loss_curve_": _numbers,
+        "validation_scores_": lambda v: v is None or _numbers(v),
+        "loss_": _number,
+        "best_loss_": _number,
+        "best_validation_score_": _number,
+        "stop_reason_": lambda v: v is None or (isinstance(v, str) and len(v) < 40),
         # The streams partial_fit continues (shuffling, dropout).
         "_shuffle_state": lambda v: v is None or is_generator_state(v),
         "_dropout_state": lambda v: v is None or is_scope_state(v),

@@ -239,6 +239,10 @@ def test_callbacks_that_write_files_are_not_restored(data, tmp_path):
         # The random streams partial_fit continues: torch would raise at set_state.
         {"_shuffle_state": {"__ndarray__": [1, 2], "dtype": "|u1", "shape": [2]}},
         {"_dropout_state": {"__tuple__": [[0, 1], None]}},
+        # The training record holds numbers only.
+        {"loss_curve_": ["x" * 10, [], {"__tuple__": []}]},
+        {"validation_scores_": [0.5, "high"]},
+        {"best_loss_": [1.0]},
     ],
     ids=lambda a: next(iter(a)),
 )
@@ -585,6 +589,20 @@ def test_error_messages_name_a_few_unknown_keys(clf_file, tmp_path):
         with pytest.raises(ValueError, match=r"and 99,99[05] more") as info:
             sknn.load(bad)
         assert len(str(info.value)) < 500
+
+
+def test_a_member_stored_twice_is_refused(clf_file, tmp_path):
+    """zipfile reads the last of two members of one name: a second meta.json used
+    to be loaded silently in place of the first."""
+    members = _members(clf_file)
+    bad = tmp_path / "twice.sknn"
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        with zipfile.ZipFile(bad, "w") as zf:
+            for member, blob in members.items():
+                zf.writestr(member, blob)
+            zf.writestr("meta.json", members["meta.json"])
+    with pytest.raises(ValueError, match=r"\['meta.json'\] more than once"):
+        sknn.load(bad)
 
 
 def test_a_malformed_format_version_is_named(clf_file, tmp_path):
