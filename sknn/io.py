@@ -20,6 +20,11 @@ one's own) comes from the caller of :func:`load`, whose arguments always win. Si
 dtypes and shapes are validated before anything is allocated or decompressed
 (:mod:`sknn._archive`). Pickle and joblib keep working for whole pipelines (see
 :doc:`/persistence`).
+
+The module is a little past the ~600 lines of the house rule: it is the public pair
+(:func:`save`, :func:`load`) with every check between a file's contents and the
+estimator they rebuild; the format's two halves already live apart (the JSON codec in
+:mod:`sknn._codec`, the zip and tensor reader in :mod:`sknn._archive`).
 """
 
 from __future__ import annotations
