@@ -402,7 +402,7 @@ def parameters(*names: str, style: str = "sklearn", **own: str) -> str:
     >>> from sknn.estimators._docs import parameters
     >>> parameters("shuffle").split()[:3]
     ['shuffle', ':', 'bool,']
-    >>> parameters("dtype", style="torch").split()[3]
+    >>> parameters("dtype", style="torch").split()[4]
     'default="float32"'
     """
     table = {**_PARAMS, **(_TORCH_PARAMS if style == "torch" else {})}
